@@ -104,7 +104,7 @@ def test_segment_submission(trained, tmp_path):
     # Recompute each segment's score to check the per-class order.
     model, spec = inference.load_inference_model(trained["dir"])
     seg_model = inference._segment_model(model, spec)
-    from yt8m.training import inputs
+    from yt8m.readers import model_inputs as inputs
     from yt8m import readers
 
     reader = inputs.make_reader(spec)

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tests.training import helpers
 from yt8m import config as config_lib
+from yt8m import models
 from yt8m.training import checkpoints
 from yt8m.training import loop
 
@@ -69,7 +70,7 @@ def test_two_replicas_match_one_device(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     # The step really changed the weights (not a no-op comparison).
     tf.keras.utils.set_random_seed(1)
-    fresh = loop.build_model_from_spec(spec).get_weights()
+    fresh = models.build_model_from_spec(spec).get_weights()
     moved = any(not np.allclose(a, b) for a, b in zip(fresh, w1))
     assert moved
 
@@ -193,11 +194,11 @@ def test_segment_training_ignores_unrated_pairs(tmp_path):
 def test_export_saved_model_signature(tmp_path):
     from yt8m.data import writers
     from yt8m.export import export_saved_model
-    from yt8m.training import inputs
+    from yt8m.readers import model_inputs as inputs
 
     spec = _spec("DbofModel", frame=True, dbof_cluster_size=8,
                  dbof_hidden_size=8, iterations=4)
-    model = loop.build_model_from_spec(spec)
+    model = models.build_model_from_spec(spec)
     reader = inputs.make_reader(spec)
     path = export_saved_model(model, reader, str(tmp_path / "export"))
     loaded = tf.saved_model.load(path)
@@ -232,7 +233,7 @@ def test_batch_norm_momentum_setting_changes_every_bn_layer(tmp_path):
 
     spec = _spec("DbofModel", frame=True, dbof_cluster_size=8,
                  dbof_hidden_size=8, iterations=4)
-    model = loop.build_model_from_spec(spec)
+    model = models.build_model_from_spec(spec)
     bns = [l for l in model._flatten_layers(include_self=False)
            if isinstance(l, keras.layers.BatchNormalization)]
     assert len(bns) >= 3 and all(l.momentum == 0.999 for l in bns)
@@ -255,10 +256,10 @@ def test_batch_norm_momentum_setting_changes_every_bn_layer(tmp_path):
 def test_export_video_level_model(tmp_path):
     from yt8m.data import writers
     from yt8m.export import export_saved_model
-    from yt8m.training import inputs
+    from yt8m.readers import model_inputs as inputs
 
     spec = _spec("MoeModel")
-    model = loop.build_model_from_spec(spec)
+    model = models.build_model_from_spec(spec)
     path = export_saved_model(model, inputs.make_reader(spec),
                               str(tmp_path / "export"))
     serve = tf.saved_model.load(path).signatures["serving_default"]

@@ -20,7 +20,8 @@ import threading
 import tensorflow as tf
 from absl import logging
 
-from yt8m.training import inputs
+from yt8m.models import build_model_from_spec
+from yt8m.readers import model_inputs as inputs
 
 TOP_K = 20
 
@@ -87,8 +88,6 @@ class PeriodicExporter:
         return True
 
     def _work(self):
-        from yt8m.training.loop import build_model_from_spec
-
         model = None
         while True:
             item = self._queue.get()

@@ -52,8 +52,20 @@ def build_model(name, num_classes, feature_sizes, max_frames=300, **hparams):
     return cls(num_classes=num_classes, feature_sizes=feature_sizes, **kwargs)
 
 
+def build_model_from_spec(spec):
+    """The model a `ModelSpec` (a train_dir's model_flags.json) describes."""
+    return build_model(
+        spec.model,
+        num_classes=spec.num_classes,
+        feature_sizes=spec.feature_sizes,
+        max_frames=spec.max_frames,
+        **spec.model_hparams,
+    )
+
+
 __all__ = [
     "build_model",
+    "build_model_from_spec",
     "get_model_class",
     "list_models",
     "model_hparam_names",

@@ -43,8 +43,9 @@ class YT8MFrameFeatureReader:
 
     Args:
       num_classes: number of classes C.
-      feature_names: list of feature-list keys, or a comma string.
-      feature_sizes: list of ints, or a comma string.
+      feature_sizes: list of ints, or a comma string. Default [1024, 128].
+      feature_names: list of feature-list keys, or a comma string. Default
+        ["rgb", "audio"]. Argument order and defaults are upstream's.
       max_frames: frames kept per video (T).
       segment_labels: read 2019 segment labels (see above).
       segment_size: frames per segment.
@@ -63,8 +64,8 @@ class YT8MFrameFeatureReader:
     def __init__(
         self,
         num_classes=3862,
-        feature_names=("rgb",),
-        feature_sizes=(1024,),
+        feature_sizes=(1024, 128),
+        feature_names=("rgb", "audio"),
         max_frames=300,
         segment_labels=False,
         segment_size=5,

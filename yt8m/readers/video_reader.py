@@ -21,8 +21,10 @@ class YT8MAggregatedFeatureReader:
 
     Args:
       num_classes: number of classes C (3862 for 2018+, 4716 for 2017).
-      feature_names: list of keys, or a comma string (`"mean_rgb,mean_audio"`).
       feature_sizes: list of ints, or a comma string (`"1024,128"`).
+        Default [1024, 128] (upstream).
+      feature_names: list of keys, or a comma string (`"mean_rgb,mean_audio"`).
+        Default ["mean_rgb", "mean_audio"] (upstream).
 
     Returns (per batch, from `build_dataset`):
       `video_ids` string [B], `video_matrix` float32 [B, F], `num_frames`
@@ -40,8 +42,8 @@ class YT8MAggregatedFeatureReader:
     def __init__(
         self,
         num_classes=3862,
-        feature_names=("mean_rgb",),
-        feature_sizes=(1024,),
+        feature_sizes=(1024, 128),
+        feature_names=("mean_rgb", "mean_audio"),
     ):
         self.num_classes = features_lib.check_positive_int(
             "num_classes", num_classes

@@ -23,19 +23,9 @@ from yt8m import metrics
 from yt8m import models as models_lib
 from yt8m import readers
 from yt8m.training import checkpoints
-from yt8m.training import inputs
+from yt8m.readers import model_inputs as inputs
 from yt8m.training import optimizers
 from yt8m.training import strategy as strategy_lib
-
-
-def build_model_from_spec(spec):
-    return models_lib.build_model(
-        spec.model,
-        num_classes=spec.num_classes,
-        feature_sizes=spec.feature_sizes,
-        max_frames=spec.max_frames,
-        **spec.model_hparams,
-    )
 
 
 def set_batch_norm_momentum(model, momentum):
@@ -143,7 +133,7 @@ def train(cfg):
     dataset = strategy.distribute_datasets_from_function(dataset_fn)
 
     with strategy.scope():
-        model = build_model_from_spec(cfg.spec)
+        model = models_lib.build_model_from_spec(cfg.spec)
         if cfg.batch_norm_momentum is not None:
             set_batch_norm_momentum(model, cfg.batch_norm_momentum)
         schedule = optimizers.ExamplesStaircaseDecay(

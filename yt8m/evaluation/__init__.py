@@ -20,8 +20,8 @@ from yt8m import losses as losses_lib
 from yt8m import metrics
 from yt8m import readers
 from yt8m.training import checkpoints
-from yt8m.training import inputs
-from yt8m.training.loop import build_model_from_spec
+from yt8m.readers import model_inputs as inputs
+from yt8m.models import build_model_from_spec
 
 SEGMENT_SIZE = 5
 INFERENCE_DIR = "inference_model"

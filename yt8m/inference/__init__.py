@@ -30,8 +30,8 @@ from yt8m import evaluation
 from yt8m import models as models_lib  # noqa: F401  (registers models)
 from yt8m import readers
 from yt8m.training import checkpoints
-from yt8m.training import inputs
-from yt8m.training.loop import build_model_from_spec
+from yt8m.readers import model_inputs as inputs
+from yt8m.models import build_model_from_spec
 
 SEGMENT_SIZE = evaluation.SEGMENT_SIZE
 

@@ -1,21 +1,22 @@
-"""Readers and model inputs from a `ModelSpec`, shared by train/eval/inference."""
+"""The reader for a `ModelSpec`, and model inputs: shared by train/eval/inference/export."""
 
 import numpy as np
 
-from yt8m import readers
+from yt8m.readers.frame_reader import YT8MFrameFeatureReader
+from yt8m.readers.video_reader import YT8MAggregatedFeatureReader
 
 
 def make_reader(spec, segment_labels=False):
     """The reader upstream would pick for these model flags."""
     if spec.frame_features or segment_labels:
-        return readers.YT8MFrameFeatureReader(
+        return YT8MFrameFeatureReader(
             num_classes=spec.num_classes,
             feature_names=spec.feature_names,
             feature_sizes=spec.feature_sizes,
             max_frames=spec.max_frames,
             segment_labels=segment_labels,
         )
-    return readers.YT8MAggregatedFeatureReader(
+    return YT8MAggregatedFeatureReader(
         num_classes=spec.num_classes,
         feature_names=spec.feature_names,
         feature_sizes=spec.feature_sizes,
