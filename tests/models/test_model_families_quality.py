@@ -21,7 +21,7 @@ from yt8m import evaluation
 from yt8m import metrics
 from yt8m import readers
 from yt8m.data.generate import generate_dataset
-from yt8m.readers import model_inputs as inputs as inputs_lib
+from yt8m.readers import model_inputs as inputs_lib
 from yt8m.training import loop
 
 RGB, AUDIO, MAX_FRAMES = 16, 8, 30
