@@ -11,8 +11,8 @@ repeating flags.
 import dataclasses
 import json
 import os
-import tempfile
 
+from yt8m.files import atomic_write_text  # noqa: F401  (re-exported)
 from yt8m.readers.features import get_list_of_feature_names_and_sizes
 
 MODEL_FLAGS_FILE = "model_flags.json"
@@ -39,6 +39,10 @@ class ModelSpec:
     num_classes: int = 3862
     max_frames: int = 300
     model_hparams: dict = dataclasses.field(default_factory=dict)
+    # Modules that register user models (`--model_modules`).
+    model_modules: list = dataclasses.field(default_factory=list)
+    # Where this spec was read from, for messages only.
+    source: str = dataclasses.field(default=None, compare=False, repr=False)
 
     def to_model_flags(self):
         """The `model_flags.json` dict: upstream keys first, then ours."""
@@ -52,7 +56,24 @@ class ModelSpec:
             "max_frames": int(self.max_frames),
             "model_config": dict(self.model_hparams),
         }
+        if self.model_modules:
+            flags["model_modules"] = list(self.model_modules)
         return flags
+
+    def import_model_modules(self):
+        """Imports `model_modules` so that their models are registered."""
+        import importlib
+
+        for name in self.model_modules:
+            try:
+                importlib.import_module(name)
+            except ImportError as e:
+                raise ImportError(
+                    f"{self.source or MODEL_FLAGS_FILE} names model module "
+                    f"{name!r} (model_modules), which cannot be imported: "
+                    f"{e}. Run from the directory that holds it, or add it "
+                    "to PYTHONPATH."
+                ) from e
 
     @classmethod
     def from_model_flags(cls, flags):
@@ -76,24 +97,8 @@ class ModelSpec:
             num_classes=int(flags.get("num_classes", 3862)),
             max_frames=int(flags.get("max_frames", 300)),
             model_hparams=dict(flags.get("model_config", {})),
+            model_modules=list(flags.get("model_modules", [])),
         )
-
-
-def atomic_write_text(path, text):
-    """Writes `text` to `path` via a temporary file and `os.replace`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def model_flags_path(train_dir):
@@ -120,7 +125,10 @@ def read_model_flags(train_dir):
             flags = json.load(f)
         except json.JSONDecodeError as e:
             raise ValueError(f"{path} is not valid JSON: {e}") from e
-    return ModelSpec.from_model_flags(flags)
+    spec = ModelSpec.from_model_flags(flags)
+    spec.source = path
+    spec.import_model_modules()
+    return spec
 
 
 def check_model_flags(train_dir, spec):
@@ -184,6 +192,8 @@ class TrainConfig:
     num_gpu: int = 1
     progress_bar: bool = None
     top_k: int = 20
+    # {submodel slot: train_dir or .keras file} (yt8m.training.warm_start).
+    warm_start: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass

@@ -17,11 +17,21 @@ def register_model(cls):
     files load without `custom_objects`.
 
     Raises:
-      ValueError: if the name is already registered.
+      ValueError: if the name is already registered, or if the class
+        declares a hyperparameter name that another registered model
+        declares differently (declare it once and import it).
     """
     name = cls.__name__
     if name in _MODELS:
         raise ValueError(f"Model {name!r} is already registered.")
+    # One declaration per hyperparameter name across all models.
+    from yt8m import hparams
+
+    hparams.merge(
+        [m.hparam_declarations().values() for m in _MODELS.values()]
+        + [cls.hparam_declarations().values()],
+        owner=f"register_model({name})",
+    )
     cls = keras.saving.register_keras_serializable(package="yt8m")(cls)
     _MODELS[name] = cls
     return cls

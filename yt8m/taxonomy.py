@@ -6,6 +6,9 @@ hierarchy's nodes are all path prefixes; a node that is not itself a class
 (e.g. a `Vertical1` category of the official vocabulary) is *virtual*: its
 score and label are the max over the classes below it (see docs/metrics.md).
 
+One module reads and writes these formats (the data generator writes
+through `to_taxonomy_csv` / `to_vocabulary_csv`).
+
 Sources:
 * the official `vocabulary.csv` (`Index,TrainVideoCount,KnowledgeGraphId,
   Name,WikiUrl,Vertical1,...`): path = `(Vertical1, Name)`, so every entity
@@ -18,10 +21,17 @@ Sources:
 """
 
 import csv
+import io
 
 import numpy as np
 
 _VOCAB_COLUMNS = ("Index", "Name", "Vertical1")
+# The official vocabulary.csv header, in its order.
+VOCABULARY_HEADER = (
+    "Index", "TrainVideoCount", "KnowledgeGraphId", "Name", "WikiUrl",
+    "Vertical1", "Vertical2", "Vertical3", "WikiDescription",
+)
+TAXONOMY_HEADER = ("Index", "Name", "Path")
 _UNMAPPED = "(unmapped)"
 
 
@@ -151,6 +161,44 @@ class Taxonomy:
             paths.append(path_)
             names.append(name or path_[-1])
         return cls(paths, names)
+
+    # ------------------------------------------------------------ writing
+
+    def to_taxonomy_csv(self):
+        """`Index,Name,Path` text (what `from_taxonomy_csv` reads)."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(TAXONOMY_HEADER)
+        for i, path in enumerate(self.class_paths):
+            writer.writerow([i, self.class_names[i], ":".join(path)])
+        return buf.getvalue()
+
+    def to_vocabulary_csv(self, train_counts, knowledge_graph_ids=None,
+                          descriptions=None):
+        """The official `vocabulary.csv` layout (what `load` reads).
+
+        `Vertical1` is each class's top-level category; `Vertical2` and
+        `Vertical3` stay empty. `knowledge_graph_ids` and `descriptions`
+        default to made-up `/m/syn<index>` ids and empty text.
+        """
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(VOCABULARY_HEADER)
+        for i, path in enumerate(self.class_paths):
+            name = self.class_names[i]
+            writer.writerow([
+                i,
+                int(train_counts[i]),
+                knowledge_graph_ids[i] if knowledge_graph_ids
+                else f"/m/syn{i:05d}",
+                name,
+                "https://en.wikipedia.org/wiki/" + name.replace(" ", "_"),
+                path[0],
+                "",
+                "",
+                descriptions[i] if descriptions else "",
+            ])
+        return buf.getvalue()
 
     def path_name(self, node):
         return ":".join(node)

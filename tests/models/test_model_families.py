@@ -8,7 +8,6 @@ import pytest
 import tensorflow as tf
 
 from tests.layer_test_case import assert_keras_round_trip
-from yt8m.bin.flags import MODEL_HPARAM_FLAGS
 from yt8m.losses import get_loss
 from yt8m.models import build_model
 from yt8m.models import model_hparam_names
@@ -92,19 +91,6 @@ def strategy():
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2
     return strategy
-
-
-def test_flags_cover_every_hparam_with_the_constructor_default():
-    import inspect
-
-    from yt8m.registry import get_model_class
-
-    for name in NAMES:
-        cls = get_model_class(name)
-        parameters = inspect.signature(cls.__init__).parameters
-        for hparam in model_hparam_names(name):
-            assert hparam in MODEL_HPARAM_FLAGS, (name, hparam)
-            assert MODEL_HPARAM_FLAGS[hparam][1] == parameters[hparam].default
 
 
 @pytest.mark.parametrize("name,extra", VARIANTS, ids=VARIANT_IDS)

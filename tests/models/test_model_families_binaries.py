@@ -79,7 +79,7 @@ def test_family_flagfiles_parse_and_name_only_known_hparams():
     from absl import flags as absl_flags
 
     from yt8m.bin import train  # noqa: F401 (defines the train.py flags)
-    from yt8m.bin.flags import MODEL_HPARAM_FLAGS
+    from yt8m.models import all_hparam_declarations
     from yt8m.models import model_hparam_names
 
     for filename, model in FAMILY_FLAGFILES.items():
@@ -90,5 +90,5 @@ def test_family_flagfiles_parse_and_name_only_known_hparams():
         assert values["model"].value == model
         hparams = set(model_hparam_names(model))
         for name in values:
-            if values[name].present and name in MODEL_HPARAM_FLAGS:
+            if values[name].present and name in all_hparam_declarations():
                 assert name in hparams, (filename, name)

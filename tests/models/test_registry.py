@@ -65,11 +65,14 @@ def test_upstream_defaults():
 
     def defaults(name):
         cls = registry.get_model_class(name)
-        return {
-            p.name: p.default
-            for p in inspect.signature(cls.__init__).parameters.values()
-            if p.default is not inspect.Parameter.empty
-        }
+        found = {n: h.default for n, h in cls.hparam_declarations().items()}
+        if cls.frame_level:
+            found["max_frames"] = inspect.signature(
+                cls.__init__).parameters["max_frames"].default
+        # A model built without hparams uses exactly these.
+        config = cls(num_classes=3, feature_sizes=[4, 2]).get_config()
+        assert {k: config[k] for k in found} == found
+        return found
 
     assert defaults("MoeModel") == {"moe_num_mixtures": 2, "moe_l2": 1e-8}
     assert defaults("DbofModel") == {
@@ -84,20 +87,15 @@ def test_upstream_defaults():
     assert defaults("LstmModel")["lstm_layers"] == 2
 
 
-def test_build_model_passes_only_accepted_hparams():
-    all_flags = {
-        "moe_num_mixtures": 3,
-        "lstm_cells": 4,
-        "lstm_layers": 1,
-        "dbof_cluster_size": 8,
-        "iterations": 2,
-        "not_a_model_flag": "ignored",
-    }
-    moe = build_model("MoeModel", 5, [4, 2], max_frames=7, **all_flags)
+def test_build_model_refuses_hparams_the_model_does_not_declare():
+    # A stale or renamed model_flags.json key must not be dropped silently.
+    with pytest.raises(ValueError, match=r"MoeModel has no hyperparameter\(s\) \['lstm_cells'\]"):
+        build_model("MoeModel", 5, [4, 2], moe_num_mixtures=3, lstm_cells=4)
+    moe = build_model("MoeModel", 5, [4, 2], max_frames=7, moe_num_mixtures=3)
     assert moe.get_config()["moe_num_mixtures"] == 3
-    assert "lstm_cells" not in moe.get_config()
     assert "max_frames" not in moe.get_config()
-    lstm = build_model("LstmModel", 5, [4, 2], max_frames=7, **all_flags)
+    lstm = build_model("LstmModel", 5, [4, 2], max_frames=7, lstm_cells=4,
+                       lstm_layers=1, moe_num_mixtures=3)
     config = lstm.get_config()
     assert (config["lstm_cells"], config["lstm_layers"]) == (4, 1)
     assert config["moe_num_mixtures"] == 3

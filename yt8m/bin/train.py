@@ -78,7 +78,43 @@ flags.DEFINE_bool("progress_bar", None,
                   "Show a progress bar (default: when stdout is a terminal).")
 yt8m_flags.define_common_reader_flags(batch_size_default=1024,
                                       num_readers_default=8)
+flags.DEFINE_multi_string(
+    "warm_start", [],
+    "SLOT=DIR: initialise the model's sub-model SLOT (a 'submodel' "
+    "hyperparameter) from the model trained in DIR (its train_dir, or a "
+    ".keras file). Its architecture is read from DIR/model_flags.json and "
+    "recorded in this train_dir's model_flags.json; its weights are loaded "
+    "only when training starts fresh, so eval.py, inference.py and the "
+    "export never need DIR. Repeat for several slots.")
+yt8m_flags.import_model_modules()  # a user's models, before their flags
 yt8m_flags.define_model_hparam_flags()
+
+
+def _legacy_segment_max_frames(max_frames):
+    """Keeps a segment train_dir's stored `max_frames=5` when resuming.
+
+    train.py used to write the segment size (5) as `max_frames` in segment
+    mode; readers treat that value as the 300-frame budget
+    (`model_inputs.reader_max_frames`), so resuming such a train_dir keeps
+    it instead of failing the model-flags check.
+    """
+    if not FLAGS.segment_labels or FLAGS.start_new_model:
+        return max_frames
+    import json
+
+    from yt8m import config as config_lib
+    from yt8m.readers import model_inputs
+
+    path = config_lib.model_flags_path(FLAGS.train_dir)
+    try:
+        with open(path, encoding="utf-8") as f:
+            stored = json.load(f).get("max_frames")
+    except (OSError, ValueError, AttributeError):
+        return max_frames
+    if (stored == model_inputs.SEGMENT_SIZE
+            and max_frames == model_inputs.DEFAULT_MAX_FRAMES):
+        return stored
+    return max_frames
 
 
 def config_from_flags():
@@ -91,9 +127,9 @@ def config_from_flags():
     from yt8m import models
 
     models.get_model_class(FLAGS.model)  # fails early, listing the names
-    max_frames = FLAGS.max_frames
-    if FLAGS.segment_labels:
-        max_frames = 5  # segment training sees 5-frame segments
+    # The reader's frame budget: whole videos, also in segment mode (the
+    # model's 5-frame input length is model_inputs.model_max_frames).
+    max_frames = _legacy_segment_max_frames(FLAGS.max_frames)
     spec = config_lib.ModelSpec(
         model=FLAGS.model,
         feature_names=names,
@@ -103,7 +139,13 @@ def config_from_flags():
         num_classes=FLAGS.num_classes,
         max_frames=max_frames,
         model_hparams=yt8m_flags.model_hparams_from_flags(FLAGS.model),
+        model_modules=list(FLAGS.model_modules),
     )
+    from yt8m.training import warm_start
+
+    warm = warm_start.parse_warm_start_flags(FLAGS.warm_start)
+    warm_start.add_submodel_specs(spec, warm, FLAGS.train_dir,
+                                  FLAGS.start_new_model)
     if not FLAGS.train_data_pattern:
         raise app.UsageError("--train_data_pattern is required.")
     return config_lib.TrainConfig(
@@ -132,6 +174,7 @@ def config_from_flags():
         skip_bad_records=FLAGS.skip_bad_records,
         num_gpu=FLAGS.num_gpu,
         progress_bar=FLAGS.progress_bar,
+        warm_start=warm,
     )
 
 

@@ -8,23 +8,45 @@ CLI flags. Every frame-level model uses it for
 
 from yt8m.classifiers.logistic import LogisticClassifier
 from yt8m.classifiers.moe import MoeClassifier
+from yt8m.hparams import HParam
+from yt8m.hparams import declare
 
-# upstream name -> (layer class, {flag name: layer argument}, {flag: default})
+# The head's hyperparameters, declared once for every model (the video-level
+# LogisticModel / MoeModel and the head of every frame-level model).
+VIDEO_LEVEL_CLASSIFIER_MODEL = HParam(
+    "video_level_classifier_model", "string", "MoeModel",
+    "Classifier head of frame-level models: MoeModel or LogisticModel.")
+MOE_NUM_MIXTURES = HParam(
+    "moe_num_mixtures", "integer", 2,
+    "Number of MoE mixtures (excluding the dummy 'expert' that always "
+    "predicts 0).", check="positive")
+MOE_L2 = HParam(
+    "moe_l2", "float", 1e-8, "L2 penalty (slim scale) on the MoE weights.",
+    check="non_negative")
+L2_PENALTY = HParam(
+    "l2_penalty", "float", 1e-8,
+    "L2 penalty (slim scale) on LogisticModel weights.", check="non_negative")
+HEAD_HPARAMS = declare(
+    VIDEO_LEVEL_CLASSIFIER_MODEL, MOE_NUM_MIXTURES, MOE_L2, L2_PENALTY
+)
+
+# upstream name -> (layer class, {hparam name: layer argument}, (HParam, ...))
 _CLASSIFIERS = {}
 
 
-def register_classifier(name, layer_class, flag_to_argument, defaults):
+def register_classifier(name, layer_class, flag_to_argument, hparams):
     """Registers a head under an upstream-style name.
 
     Args:
       name: the `--video_level_classifier_model` value, e.g. "MoeModel".
       layer_class: a Keras layer class taking `num_classes` first.
-      flag_to_argument: maps CLI flag names to `layer_class` arguments.
-      defaults: CLI flag defaults, {flag name: value}.
+      flag_to_argument: maps hyperparameter (flag) names to `layer_class`
+        arguments.
+      hparams: the `HParam` declarations of those names.
     """
     if name in _CLASSIFIERS:
         raise ValueError(f"Classifier {name!r} is already registered.")
-    _CLASSIFIERS[name] = (layer_class, dict(flag_to_argument), dict(defaults))
+    _CLASSIFIERS[name] = (layer_class, dict(flag_to_argument), tuple(hparams))
 
 
 def list_classifiers():
@@ -35,8 +57,8 @@ def list_classifiers():
 def classifier_hparam_defaults():
     """{flag name: default} over every registered classifier."""
     defaults = {}
-    for _, _, flag_defaults in _CLASSIFIERS.values():
-        defaults.update(flag_defaults)
+    for _, _, hparams in _CLASSIFIERS.values():
+        defaults.update({h.name: h.default for h in hparams})
     return defaults
 
 
@@ -71,7 +93,8 @@ def build_classifier(name, num_classes, layer_name="classifier", **hparams):
             f"Unknown classifier hyperparameters {unknown}. Known: "
             f"{sorted(known)}."
         )
-    layer_class, flag_to_argument, defaults = _CLASSIFIERS[name]
+    layer_class, flag_to_argument, _ = _CLASSIFIERS[name]
+    defaults = classifier_hparam_defaults()
     arguments = {
         argument: hparams.get(flag, defaults[flag])
         for flag, argument in flag_to_argument.items()
@@ -83,17 +106,21 @@ register_classifier(
     "LogisticModel",
     LogisticClassifier,
     {"l2_penalty": "l2_penalty"},
-    {"l2_penalty": 1e-8},
+    (L2_PENALTY,),
 )
 register_classifier(
     "MoeModel",
     MoeClassifier,
     {"moe_num_mixtures": "num_mixtures", "moe_l2": "l2_penalty"},
-    {"moe_num_mixtures": 2, "moe_l2": 1e-8},
+    (MOE_NUM_MIXTURES, MOE_L2),
 )
 
 __all__ = [
+    "HEAD_HPARAMS",
+    "L2_PENALTY",
     "LogisticClassifier",
+    "MOE_L2",
+    "MOE_NUM_MIXTURES",
     "MoeClassifier",
     "build_classifier",
     "classifier_hparam_defaults",

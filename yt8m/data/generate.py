@@ -42,6 +42,7 @@ import os
 
 import numpy as np
 
+from yt8m import files
 from yt8m.data import writers
 from yt8m.data.taxonomy import Hierarchy
 
@@ -350,10 +351,7 @@ def _clean(output_dir):
 
 
 def _write_text(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    files.atomic_write_text(path, text)
 
 
 def generate_dataset(output_dir, size="demo", seed=0, **overrides):

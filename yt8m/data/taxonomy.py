@@ -5,9 +5,7 @@ of names from its top-level group down to itself (`Sports`,
 `Sports:Water`, `Sports:Water:Swimming`), the layout `taxonomy.csv` uses.
 """
 
-import csv
 import dataclasses
-import io
 
 # Curated names for the first groups; larger taxonomies fall back to
 # generated names ("Group 7", "Group 7 Sub 2", "Water 9").
@@ -156,14 +154,16 @@ class Hierarchy:
     def children(self, index):
         return [n.index for n in self.nodes if n.parent == index]
 
+    def to_taxonomy(self):
+        """The `yt8m.taxonomy.Taxonomy` of this tree (class index order)."""
+        from yt8m.taxonomy import Taxonomy
+
+        return Taxonomy.from_paths([n.path for n in self.nodes],
+                                   [n.name for n in self.nodes])
+
     def taxonomy_csv(self):
         """`Index,Name,Path` rows, the format `yt8m.metrics` reads."""
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["Index", "Name", "Path"])
-        for n in self.nodes:
-            writer.writerow([n.index, n.name, n.path])
-        return buf.getvalue()
+        return self.to_taxonomy().to_taxonomy_csv()
 
     def vocabulary_csv(self, train_counts):
         """The official `vocabulary.csv` column layout.
@@ -172,23 +172,8 @@ class Hierarchy:
         verticals in the official file) stay empty; `KnowledgeGraphId` is a
         made-up `/m/syn...` id.
         """
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([
-            "Index", "TrainVideoCount", "KnowledgeGraphId", "Name", "WikiUrl",
-            "Vertical1", "Vertical2", "Vertical3", "WikiDescription",
-        ])
-        for n in self.nodes:
-            parts = n.path.split(":")
-            writer.writerow([
-                n.index,
-                int(train_counts[n.index]),
-                f"/m/syn{n.index:05d}",
-                n.name,
-                "https://en.wikipedia.org/wiki/" + n.name.replace(" ", "_"),
-                parts[0],
-                "",
-                "",
-                f"Synthetic class '{n.path}' (level {n.level}).",
-            ])
-        return buf.getvalue()
+        return self.to_taxonomy().to_vocabulary_csv(
+            train_counts,
+            descriptions=[f"Synthetic class '{n.path}' (level {n.level})."
+                          for n in self.nodes],
+        )

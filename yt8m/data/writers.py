@@ -12,11 +12,10 @@ Formats (see docs/data_formats.md):
   `segment_start_times`, `segment_end_times`, `segment_scores`.
 """
 
-import os
-import tempfile
-
 import numpy as np
 import tensorflow as tf
+
+from yt8m import files
 
 # Quantization range of the YT8M feature extractor.
 QUANT_MIN = -2.0
@@ -137,24 +136,12 @@ def write_tfrecord(path, examples):
     renamed over `path`, so a reader never sees a half-written shard.
     Returns the number of records written.
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(
-        prefix=".tmp-", suffix=".tfrecord", dir=directory
-    )
-    os.close(fd)
     count = 0
-    try:
+    with files.atomic_path(path) as tmp_path:
         with tf.io.TFRecordWriter(tmp_path) as writer:
             for example in examples:
                 if not isinstance(example, bytes):
                     example = example.SerializeToString()
                 writer.write(example)
                 count += 1
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
     return count

@@ -16,14 +16,15 @@ import tensorflow as tf
 from absl import logging
 
 from yt8m import config as config_lib
-from yt8m import losses as losses_lib
-from yt8m import metrics
+from yt8m import files
 from yt8m import readers
 from yt8m.training import checkpoints
 from yt8m.readers import model_inputs as inputs
 from yt8m.models import build_model_from_spec
 
-SEGMENT_SIZE = 5
+SEGMENT_SIZE = inputs.SEGMENT_SIZE
+# Upstream's per-batch TensorBoard tag names (GlobalStep/Eval_<tag>).
+_BATCH_TAGS = {"hit_at_one": "Hit@1", "perr": "Perr", "loss": "Loss"}
 INFERENCE_DIR = "inference_model"
 
 
@@ -33,12 +34,12 @@ def inference_model_path(train_dir, segment_labels=False):
 
 
 def eval_spec(spec, segment_labels):
-    """Segment evaluation feeds 5-frame segments: rebuild for that length."""
-    if segment_labels:
-        spec = config_lib.ModelSpec(**{**spec.__dict__,
-                                       "max_frames": SEGMENT_SIZE,
-                                       "frame_features": True})
-    return spec
+    """The spec to build the model from (`model_inputs.model_spec`).
+
+    Segment evaluation feeds 5-frame segments, so the model is rebuilt for
+    that length; the reader still reads whole videos (`spec.max_frames`).
+    """
+    return inputs.model_spec(spec, segment_labels)
 
 
 def iterate(dataset):
@@ -68,12 +69,16 @@ def predict_batches(model, dataset):
 
 def evaluate_checkpoint(cfg, checkpoint_path, spec=None, model=None,
                         summary_writer=None):
-    """Evaluates one checkpoint; returns an `EvaluationResult`."""
+    """Evaluates one checkpoint; returns `(result, model, step)`.
+
+    The result is the model objective's (`model.objective(...).evaluator`):
+    an `EvaluationResult` for the label objective.
+    """
     spec = spec or config_lib.read_model_flags(cfg.train_dir)
-    spec = eval_spec(spec, cfg.segment_labels)
-    model = model or build_model_from_spec(spec)
+    model = model or build_model_from_spec(eval_spec(spec, cfg.segment_labels))
     step = checkpoints.restore_model(model, checkpoint_path)
     step = step or checkpoints.step_of(checkpoint_path)
+    # Whole videos (spec.max_frames), cut into segments in segment mode.
     reader = inputs.make_reader(spec, cfg.segment_labels)
     dataset = readers.build_dataset(
         cfg.eval_data_pattern,
@@ -83,44 +88,44 @@ def evaluate_checkpoint(cfg, checkpoint_path, spec=None, model=None,
         num_readers=cfg.num_readers,
         skip_bad_records=cfg.skip_bad_records,
     )
-    loss_fn = losses_lib.get_loss(spec.label_loss)
     taxonomy = None
     if cfg.taxonomy_file:
         from yt8m.taxonomy import Taxonomy
 
         taxonomy = Taxonomy.load(cfg.taxonomy_file)
-    calculator = metrics.EvaluationMetrics(
+    # The model's objective decides what is measured (default: the labels).
+    objective = model.objective(spec.label_loss, cfg.segment_labels)
+    dataset = objective.prepare_dataset(dataset, training=False)
+    evaluator = objective.evaluator(
         spec.num_classes, top_k=cfg.top_k, taxonomy=taxonomy
     )
+    keys = tuple(objective.metric_keys) + ("label_weights",)
+    needs_labels = "labels" in objective.metric_keys
     scope = "SegEval" if cfg.segment_labels else "Eval"
     start = time.time()
+    num_unlabelled = 0
     for batch, predictions in predict_batches(model, dataset):
-        labels = batch["labels"].numpy()
-        weights = None
-        if cfg.segment_labels:
-            weights = batch["label_weights"].numpy()
-            # Upstream: unrated (segment, class) pairs score 0.
-            predictions = predictions * weights
-        loss = float(
-            np.mean(loss_fn(labels, predictions, label_weights=weights))
-        )
-        batch_metrics = calculator.accumulate(predictions, labels, loss)
+        if needs_labels:
+            num_unlabelled += int(np.sum(~batch["has_labels"].numpy()))
+        host = {k: batch[k].numpy() for k in keys if k in batch}
+        batch_metrics = evaluator.accumulate(host, predictions)
         if summary_writer is not None:
             elapsed = max(time.time() - start, 1e-9)
-            with summary_writer.as_default(step=calculator.num_examples):
-                tf.summary.scalar(f"GlobalStep/{scope}_Hit@1",
-                                  batch_metrics["hit_at_one"])
-                tf.summary.scalar(f"GlobalStep/{scope}_Perr",
-                                  batch_metrics["perr"])
-                tf.summary.scalar(f"GlobalStep/{scope}_Loss", loss)
+            with summary_writer.as_default(step=evaluator.num_examples):
+                for key, value in batch_metrics.items():
+                    tag = _BATCH_TAGS.get(key, key)
+                    tf.summary.scalar(f"GlobalStep/{scope}_{tag}", value)
                 tf.summary.scalar(f"GlobalStep/{scope}_Example_Second",
-                                  calculator.num_examples / elapsed)
-    if calculator.num_examples == 0:
-        raise ValueError(
-            f"No examples were read from --eval_data_pattern="
-            f"{cfg.eval_data_pattern!r}."
+                                  evaluator.num_examples / elapsed)
+    if evaluator.num_examples == 0:
+        raise readers.no_records_error(
+            cfg.eval_data_pattern, "eval_data_pattern",
+            what="rated segments" if cfg.segment_labels else "records",
         )
-    result = calculator.get()
+    if needs_labels:
+        _check_labelled(cfg.eval_data_pattern, num_unlabelled,
+                        evaluator.num_examples)
+    result = evaluator.result()
     if summary_writer is not None:
         with summary_writer.as_default(step=step):
             for tag, value in result.epoch_summaries(scope).items():
@@ -129,13 +134,30 @@ def evaluate_checkpoint(cfg, checkpoint_path, spec=None, model=None,
     return result, model, step
 
 
+def _check_labelled(data_pattern, num_unlabelled, num_examples):
+    """Refuses unlabelled data (a test split); warns for a mix."""
+    if num_unlabelled == num_examples:
+        raise readers.DataError(
+            f"None of the {num_examples} records read from "
+            f"--eval_data_pattern={data_pattern!r} has labels (key 'labels' "
+            "missing or empty, as in a test split): expected labelled "
+            "records, received none. eval.py measures predictions against "
+            "labels; to predict on unlabelled data, run inference.py "
+            "--input_data_pattern=... --output_file=... instead."
+        )
+    if num_unlabelled:
+        logging.warning(
+            "%d of %d records read from --eval_data_pattern=%r have no "
+            "labels; they are scored as videos with no positive class.",
+            num_unlabelled, num_examples, data_pattern,
+        )
+
+
 def export_inference_model(model, train_dir, segment_labels=False):
     """Saves the evaluated model where inference.py looks for it (atomic)."""
     path = inference_model_path(train_dir, segment_labels)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
-    model.save(tmp)
-    os.replace(tmp, path)
+    with files.atomic_path(path) as tmp:
+        model.save(tmp)
     return path
 
 
@@ -143,6 +165,8 @@ def write_outputs(cfg, result, step):
     eval_dir = os.path.join(cfg.train_dir, "eval")
     os.makedirs(eval_dir, exist_ok=True)
     result.write_json(os.path.join(eval_dir, "eval_results.json"))
+    if not hasattr(result, "write_per_class_csv"):
+        return eval_dir  # a model's own objective: scalar metrics only
     vocabulary = cfg.taxonomy_file
     result.write_per_class_csv(
         os.path.join(eval_dir, "per_class_ap.csv"), vocabulary

@@ -14,12 +14,12 @@ thread from a snapshot of the weights, so training is not blocked.
 
 import os
 import queue
-import shutil
 import threading
 
 import tensorflow as tf
 from absl import logging
 
+from yt8m import files
 from yt8m.models import build_model_from_spec
 from yt8m.readers import model_inputs as inputs
 
@@ -51,18 +51,15 @@ class _ServingModule(tf.Module):
 
 
 def export_saved_model(model, reader, export_dir, top_k=TOP_K):
-    """Writes the SavedModel to `export_dir` atomically (tmp dir + rename)."""
-    parent = os.path.dirname(os.path.abspath(export_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, ".tmp-" + os.path.basename(export_dir))
-    shutil.rmtree(tmp, ignore_errors=True)
+    """Writes the SavedModel to `export_dir` atomically (tmp dir + rename).
+
+    An existing `export_dir` is replaced only once the new one is complete.
+    """
     module = _ServingModule(model, reader, top_k)
-    tf.saved_model.save(
-        module, tmp, signatures={"serving_default": module.serve}
-    )
-    if os.path.exists(export_dir):
-        shutil.rmtree(export_dir)
-    os.replace(tmp, export_dir)
+    with files.atomic_path(export_dir) as tmp:
+        tf.saved_model.save(
+            module, tmp, signatures={"serving_default": module.serve}
+        )
     return export_dir
 
 

@@ -15,7 +15,6 @@ complete, so an interrupted run never leaves a truncated submission.
 """
 
 import csv
-import io
 import os
 import tarfile
 import tempfile
@@ -27,6 +26,7 @@ from absl import logging
 
 from yt8m import config as config_lib
 from yt8m import evaluation
+from yt8m import files
 from yt8m import models as models_lib  # noqa: F401  (registers models)
 from yt8m import readers
 from yt8m.training import checkpoints
@@ -55,8 +55,15 @@ def _safe_extract(tgz_path, target_dir):
 
 
 def load_inference_model(train_dir="", input_model_tgz="",
-                         untar_model_dir="/tmp/yt8m-model"):
-    """Returns `(model, spec)` from a train_dir or a model .tgz."""
+                         untar_model_dir="/tmp/yt8m-model",
+                         segment_labels=False):
+    """Returns `(model, spec)` from a train_dir or a model .tgz.
+
+    From a train_dir: eval.py's `inference_model/inference_model.keras`,
+    else the latest checkpoint. With `segment_labels`, eval.py's
+    `segment_inference_model.keras` (written by `eval.py --segment_labels`)
+    comes first; without it the search falls back as above.
+    """
     if bool(train_dir) == bool(input_model_tgz):
         raise ValueError(
             "Give exactly one of --train_dir and --input_model_tgz."
@@ -71,6 +78,10 @@ def load_inference_model(train_dir="", input_model_tgz="",
     else:
         model_dir = train_dir
         keras_path = evaluation.inference_model_path(train_dir)
+        segment_path = evaluation.inference_model_path(
+            train_dir, segment_labels=True)
+        if segment_labels and os.path.exists(segment_path):
+            keras_path = segment_path
     spec = config_lib.read_model_flags(model_dir)
     if os.path.exists(keras_path):
         model = keras.models.load_model(keras_path)
@@ -93,19 +104,10 @@ def write_model_tgz(model, spec, output_model_tgz):
     with tempfile.TemporaryDirectory() as tmp:
         model.save(os.path.join(tmp, "inference_model.keras"))
         config_lib.write_model_flags(tmp, spec)
-        directory = os.path.dirname(os.path.abspath(output_model_tgz))
-        os.makedirs(directory, exist_ok=True)
-        fd, partial = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-        os.close(fd)
-        try:
+        with files.atomic_path(output_model_tgz) as partial:
             with tarfile.open(partial, "w:gz") as tar:
                 for name in ("inference_model.keras", "model_flags.json"):
                     tar.add(os.path.join(tmp, name), arcname=name)
-            os.replace(partial, output_model_tgz)
-        except BaseException:
-            if os.path.exists(partial):
-                os.remove(partial)
-            raise
 
 
 # --------------------------------------------------------------------------
@@ -189,26 +191,9 @@ def read_segment_whitelist(path, num_classes):
     return mask
 
 
-class _AtomicTextFile:
+def _AtomicTextFile(path):
     """A text file written under a temporary name and renamed on success."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __enter__(self):
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-        self.file = io.open(fd, "w", encoding="utf-8", newline="")
-        return self.file
-
-    def __exit__(self, exc_type, exc, tb):
-        self.file.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        elif os.path.exists(self.tmp):
-            os.remove(self.tmp)
-        return False
+    return files.atomic_file(path, "w")
 
 
 # --------------------------------------------------------------------------
@@ -217,7 +202,11 @@ class _AtomicTextFile:
 
 
 def _dataset(cfg, spec):
-    reader = inputs.make_reader(spec, segment_labels=False)
+    # Whole videos: in segment mode too (they are cut into segments here),
+    # with the segment-mode frame budget (model_inputs.reader_max_frames).
+    reader = inputs.make_reader(
+        spec, segment_labels=False,
+        max_frames=inputs.reader_max_frames(spec, cfg.segment_labels))
     return readers.build_dataset(
         cfg.input_data_pattern,
         reader,
@@ -240,12 +229,24 @@ def write_video_predictions(model, spec, cfg):
             count += len(ids)
             logging.log_every_n(logging.INFO, "%d videos processed", 10,
                                 count)
+        if count == 0:  # raised inside: no empty submission is written
+            raise readers.no_records_error(cfg.input_data_pattern,
+                                           "input_data_pattern")
     return count
 
 
 def _segment_model(model, spec):
-    """The same weights in a model whose input is 5-frame segments."""
-    seg_spec = evaluation.eval_spec(spec, segment_labels=True)
+    """The same weights in a model whose input is 5-frame segments.
+
+    A model already built for that length (eval.py's
+    `segment_inference_model.keras`) is used as it is.
+    """
+    seg_spec = inputs.model_spec(spec, segment_labels=True)
+    frames_input = model.input.get("video_matrix") if isinstance(
+        model.input, dict) else None
+    if (frames_input is not None and len(frames_input.shape) == 3
+            and frames_input.shape[1] == seg_spec.max_frames):
+        return model
     seg_model = build_model_from_spec(seg_spec)
     seg_model.set_weights(model.get_weights())
     return seg_model
@@ -287,6 +288,9 @@ def write_segment_predictions(model, spec, cfg):
         all_scores.append(np.take_along_axis(preds, top, axis=1).ravel())
         all_names.append(np.repeat(np.arange(base, base + len(segs)),
                                    top.shape[1]))
+    if not segment_names:
+        raise readers.no_records_error(cfg.input_data_pattern,
+                                       "input_data_pattern")
     with _AtomicTextFile(cfg.output_file) as out:
         out.write("Class,Segments\n")
         if not all_classes:
@@ -313,7 +317,8 @@ def write_segment_predictions(model, spec, cfg):
 def run_inference(cfg):
     """Writes the submission per `cfg` (an `InferenceConfig`)."""
     model, spec = load_inference_model(
-        cfg.train_dir, cfg.input_model_tgz, cfg.untar_model_dir
+        cfg.train_dir, cfg.input_model_tgz, cfg.untar_model_dir,
+        segment_labels=cfg.segment_labels,
     )
     if cfg.output_model_tgz:
         write_model_tgz(model, spec, cfg.output_model_tgz)

@@ -16,11 +16,17 @@ class ProjectionFusion(keras.layers.Layer):
     adds `loss_weight * mean_b(sum_t m_t ||f_t - g_t||^2 / max(sum_t m_t, 1))`
     to `self.losses`.
 
+    The loss is an auxiliary loss (`auxiliary_loss_name`): the training
+    loop logs it on its own and adds it unscaled, not as part of the
+    regularization loss that `--regularization_penalty` weights.
+
     Args:
       split: rgb feature size.
       projection_size: P.
       loss_weight: weight of the alignment loss (>= 0).
     """
+
+    auxiliary_loss_name = "projection_alignment"
 
     def __init__(self, split, projection_size, loss_weight=1.0, **kwargs):
         super().__init__(**kwargs)

@@ -2,7 +2,7 @@
 
 Renders to upstream's eval log line, a JSON file (everything the visual
 report needs), a per-class AP CSV and a per-level / per-category table.
-All file writes are atomic (temp file in the same directory + os.replace).
+All file writes are atomic (`yt8m.files.atomic_write`).
 """
 
 import csv
@@ -11,32 +11,12 @@ import io
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 
+from yt8m.files import atomic_write
+
 _JSON_VERSION = 1
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_write(path, data, mode="w"):
-    """Writes `data` (str or bytes) to `path` atomically."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=directory, prefix=".tmp_", suffix=os.path.basename(path)
-    )
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates files as 0600
-        kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
-        with os.fdopen(fd, mode, **kwargs) as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _clean(value):

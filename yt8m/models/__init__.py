@@ -20,52 +20,84 @@ from yt8m.registry import list_models
 
 
 def model_hparam_names(name):
-    """Constructor hyperparameters of model `name` (CLI flag names).
+    """Declared hyperparameters of model `name` (also its flag names).
 
     Excludes num_classes, feature_sizes and max_frames.
     """
     return base.hparam_names(get_model_class(name))
 
 
-def build_model(name, num_classes, feature_sizes, max_frames=300, **hparams):
-    """Builds registered model `name`, passing only the hparams it accepts.
+def all_hparam_declarations():
+    """{name: HParam} over every registered model (one declaration each)."""
+    from yt8m import hparams
+
+    return hparams.merge(
+        [get_model_class(n).hparam_declarations().values()
+         for n in list_models()],
+        owner="yt8m.models",
+    )
+
+
+def build_model(model_name, num_classes, feature_sizes, max_frames=300,
+                **hparams):
+    """Builds registered model `model_name` with the given hyperparameters.
 
     Args:
-      name: upstream class name, e.g. "DbofModel".
+      model_name: upstream class name, e.g. "DbofModel".
       num_classes: C.
       feature_sizes: list of ints (e.g. [1024, 128]).
       max_frames: T for frame-level models (ignored by video-level ones).
-      **hparams: any hyperparameters, e.g. all model flag values; those the
-        model's constructor does not name are ignored.
+      **hparams: the model's declared hyperparameters (missing ones take
+        their defaults). Keras arguments (`name`) pass through.
 
     Returns:
       the Keras model.
 
     Raises:
-      ValueError: unknown `name` (lists registered names) or a bad hparam.
+      ValueError: unknown `model_name` (lists registered names), a key the model
+        does not declare (a stale or renamed model_flags.json key: named in
+        the message), or a bad value.
     """
-    cls = get_model_class(name)
-    accepted = set(base.hparam_names(cls))
-    kwargs = {k: v for k, v in hparams.items() if k in accepted}
-    if "max_frames" in base.constructor_arguments(cls):
+    cls = get_model_class(model_name)
+    kwargs = dict(hparams)
+    if cls.frame_level:
         kwargs["max_frames"] = max_frames
     return cls(num_classes=num_classes, feature_sizes=feature_sizes, **kwargs)
 
 
-def build_model_from_spec(spec):
-    """The model a `ModelSpec` (a train_dir's model_flags.json) describes."""
-    return build_model(
-        spec.model,
-        num_classes=spec.num_classes,
-        feature_sizes=spec.feature_sizes,
-        max_frames=spec.max_frames,
-        **spec.model_hparams,
-    )
+def build_model_from_spec(spec, **overrides):
+    """The model a `ModelSpec` (a train_dir's model_flags.json) describes.
+
+    `overrides` replace spec fields for this build (e.g. `max_frames=5` for
+    a segment model). A `model_config` key the model does not declare (a
+    stale or renamed key) is refused, naming the key and the file.
+    """
+    spec.import_model_modules()
+    max_frames = overrides.pop("max_frames", spec.max_frames)
+    if overrides:
+        raise TypeError(f"unexpected overrides {sorted(overrides)}")
+    try:
+        return build_model(
+            spec.model,
+            num_classes=spec.num_classes,
+            feature_sizes=spec.feature_sizes,
+            max_frames=max_frames,
+            **spec.model_hparams,
+        )
+    except ValueError as e:
+        if spec.source and "has no hyperparameter" in str(e):
+            raise ValueError(
+                f"{spec.source}: model_config does not match the model: {e} "
+                "Remove or rename the key (it may come from an older "
+                "version), or retrain with --start_new_model."
+            ) from e
+        raise
 
 
 __all__ = [
     "build_model",
     "build_model_from_spec",
+    "all_hparam_declarations",
     "get_model_class",
     "list_models",
     "model_hparam_names",

@@ -8,16 +8,38 @@ from yt8m.layers.dbof import DBOF_ACTIVATIONS
 from yt8m.layers.dbof import DbofCluster
 from yt8m.layers.frame_pooling import FramePooling
 from yt8m.layers.frame_sampling import FrameSampling
-from yt8m.layers.l2_normalization import L2Normalization
 from yt8m.layers.slim import slim_batch_normalization
+from yt8m.hparams import HParam
+from yt8m.hparams import declare
 from yt8m.models import base
+from yt8m.models.stages import ITERATIONS
 from yt8m.registry import register_model
 
 DBOF_POOLING_METHODS = ("max", "average", "swap")
 
+DBOF_HPARAMS = declare(
+    HParam("dbof_cluster_size", "integer", 8192,
+           "Number of units in the DBoF cluster layer.", check="positive"),
+    HParam("dbof_hidden_size", "integer", 1024,
+           "Number of units in the DBoF hidden layer.", check="positive"),
+    HParam("dbof_pooling_method", "string", "max",
+           "Pooling over frames in DBoF: max, average or swap.",
+           choices=DBOF_POOLING_METHODS),
+    HParam("dbof_activation", "string", "sigmoid",
+           "DBoF activation: sigmoid or relu6.", choices=DBOF_ACTIVATIONS),
+    HParam("dbof_add_batch_norm", "boolean", True,
+           "Adds batch normalization to the DBoF model."),
+    HParam("sample_random_frames", "boolean", True,
+           "If true, DBoF samples random frames (with replacement); else a "
+           "random contiguous sequence."),
+    HParam("dbof_sample_at_eval", "boolean", False,
+           "If true, DBoF samples randomly at eval/inference too (upstream); "
+           "else evenly spaced frames (deterministic)."),
+)
+
 
 @register_model
-class DbofModel(base.YT8MModel):
+class DbofModel(base.FrameLevelModel):
     """Deep Bag-of-Frames: sample frames, project, pool, hidden layer, head.
 
     1. `FrameSampling`: `iterations` frames from the valid ones (random with
@@ -54,81 +76,45 @@ class DbofModel(base.YT8MModel):
     Returns: probabilities [B, C].
     """
 
-    frame_level = True
+    HPARAMS = (ITERATIONS,) + DBOF_HPARAMS
 
-    def __init__(
-        self,
-        num_classes,
-        feature_sizes,
-        max_frames=300,
-        iterations=30,
-        dbof_cluster_size=8192,
-        dbof_hidden_size=1024,
-        dbof_pooling_method="max",
-        dbof_activation="sigmoid",
-        dbof_add_batch_norm=True,
-        sample_random_frames=True,
-        dbof_sample_at_eval=False,
-        video_level_classifier_model="MoeModel",
-        moe_num_mixtures=2,
-        moe_l2=1e-8,
-        l2_penalty=1e-8,
-        **kwargs,
-    ):
-        feature_sizes = base.check_frame_level_arguments(
-            num_classes, feature_sizes, max_frames
-        )
-        base.check_positive_int("iterations", iterations)
-        base.check_positive_int("dbof_cluster_size", dbof_cluster_size)
-        base.check_positive_int("dbof_hidden_size", dbof_hidden_size)
-        base.check_choice(
-            "dbof_pooling_method", dbof_pooling_method, DBOF_POOLING_METHODS
-        )
-        base.check_choice("dbof_activation", dbof_activation, DBOF_ACTIVATIONS)
-        base.check_bool("dbof_add_batch_norm", dbof_add_batch_norm)
-        base.check_bool("sample_random_frames", sample_random_frames)
-        base.check_bool("dbof_sample_at_eval", dbof_sample_at_eval)
-        # === Functional Model ===
-        inputs = base.frame_level_inputs(feature_sizes, max_frames)
-        frames = L2Normalization(name="l2_normalize")(inputs["video_matrix"])
+    def prepare_frames(self, frames, mask, inputs, hp):
         sampled = FrameSampling(
-            iterations,
+            hp.iterations,
             method=(
-                "random_frames" if sample_random_frames else "random_sequence"
+                "random_frames" if hp.sample_random_frames
+                else "random_sequence"
             ),
-            sample_at_eval=dbof_sample_at_eval,
+            sample_at_eval=hp.dbof_sample_at_eval,
             name="frame_sampling",
         )(frames, inputs["num_frames"])  # [B, S, F], all valid frames
-        clusters = DbofCluster(
-            dbof_cluster_size,
-            activation=dbof_activation,
-            add_batch_norm=dbof_add_batch_norm,
+        return sampled, None
+
+    def encode_frames(self, tower, frames, mask, hp):
+        return DbofCluster(
+            hp.dbof_cluster_size,
+            activation=hp.dbof_activation,
+            add_batch_norm=hp.dbof_add_batch_norm,
             name="dbof_cluster",
-        )(sampled)  # [B, S, K]
-        pooled = FramePooling(dbof_pooling_method, name="frame_pooling")(
-            clusters
+        )(frames), mask  # [B, S, K]
+
+    def pool_frames(self, tower, frames, mask, hp):
+        return FramePooling(hp.dbof_pooling_method, name="frame_pooling")(
+            frames
         )  # [B, K]
+
+    def embed(self, video, inputs, hp):
         hidden = keras.layers.Dense(
-            dbof_hidden_size,
-            use_bias=not dbof_add_batch_norm,
+            hp.dbof_hidden_size,
+            use_bias=not hp.dbof_add_batch_norm,
             kernel_initializer=keras.initializers.RandomNormal(
-                stddev=1.0 / math.sqrt(dbof_cluster_size)
+                stddev=1.0 / math.sqrt(hp.dbof_cluster_size)
             ),
             bias_initializer=keras.initializers.RandomNormal(stddev=0.01),
             name="hidden1",
-        )(pooled)  # [B, H]
-        if dbof_add_batch_norm:
+        )(video)  # [B, H]
+        if hp.dbof_add_batch_norm:
             hidden = slim_batch_normalization("hidden1_bn")(hidden)
-        hidden = keras.layers.Activation(dbof_activation, name="hidden1_act")(
-            hidden
-        )
-        outputs = base.video_level_classifier(
-            video_level_classifier_model,
-            num_classes,
-            moe_num_mixtures=moe_num_mixtures,
-            moe_l2=moe_l2,
-            l2_penalty=l2_penalty,
-        )(hidden)  # [B, C]
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        # === Config ===
-        self._store_config(locals())
+        return keras.layers.Activation(
+            hp.dbof_activation, name="hidden1_act"
+        )(hidden)

@@ -1,5 +1,6 @@
 """FrameLevelLogisticModel: masked mean of frames + logistic (starter)."""
 
+from yt8m.classifiers import L2_PENALTY
 from yt8m.classifiers import LogisticClassifier
 from yt8m.layers.frame_pooling import FramePooling
 from yt8m.models import base
@@ -7,12 +8,13 @@ from yt8m.registry import register_model
 
 
 @register_model
-class FrameLevelLogisticModel(base.YT8MModel):
+class FrameLevelLogisticModel(base.FrameLevelModel):
     """Logistic regression on the mean of the valid frames.
 
     Upstream divides the sum over all (zero-padded) frames by `num_frames`;
     that is a masked mean, which is what we compute (a video with no valid
-    frame averages to 0 instead of upstream's 0/0).
+    frame averages to 0 instead of upstream's 0/0). Upstream hard-codes a
+    logistic layer, so this model has no `video_level_classifier_model`.
 
     Args:
       num_classes: C.
@@ -24,28 +26,19 @@ class FrameLevelLogisticModel(base.YT8MModel):
     Returns: probabilities [B, C].
     """
 
-    frame_level = True
+    HPARAMS = (L2_PENALTY,)
 
-    def __init__(
-        self,
-        num_classes,
-        feature_sizes,
-        max_frames=300,
-        l2_penalty=1e-8,
-        **kwargs,
-    ):
-        feature_sizes = base.check_frame_level_arguments(
-            num_classes, feature_sizes, max_frames
-        )
-        # === Functional Model ===
-        inputs = base.frame_level_inputs(feature_sizes, max_frames)
-        frames, mask = base.normalized_frames(inputs)  # [B, T, F], [B, T]
-        pooled = FramePooling("average", name="frame_pooling")(
+    @classmethod
+    def hparam_declarations(cls):
+        # Only l2_penalty: the head is upstream's fixed logistic layer.
+        return {L2_PENALTY.name: L2_PENALTY}
+
+    def pool_frames(self, tower, frames, mask, hp):
+        return FramePooling("average", name="frame_pooling")(
             frames, mask=mask
         )  # [B, F]
-        outputs = LogisticClassifier(
-            num_classes, l2_penalty=l2_penalty, name="classifier"
-        )(pooled)  # [B, C]
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        # === Config ===
-        self._store_config(locals())
+
+    def classify(self, video, num_classes, hp):
+        return LogisticClassifier(
+            num_classes, l2_penalty=hp.l2_penalty, name="classifier"
+        )(video)  # [B, C]

@@ -17,10 +17,22 @@ not safe to serialise).
 
 import keras
 
+from yt8m.hparams import HParam
 from yt8m.layers import layer_utils
 from yt8m.layers.feature_slice import FeatureSlice
 
 FUSION_MODES = ("early", "late")
+
+FUSION = HParam(
+    "fusion", "string", None,
+    "early: one tower over per-frame [rgb; audio]; late: a tower per "
+    "modality combined before the classifier. Unset: the model's default "
+    "(NetVLADModelLF/TransformerModel late, Bi-RNNs early).",
+    choices=FUSION_MODES)
+LATE_FUSION_HIDDEN_SIZE = HParam(
+    "late_fusion_hidden_size", "integer", 1024,
+    "Width of the ReLU layer combining the per-modality towers in late "
+    "fusion (Bi-RNN, Transformer).", check="positive")
 
 
 def modality_sizes(feature_sizes):

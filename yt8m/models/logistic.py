@@ -1,13 +1,13 @@
 """LogisticModel: video-level logistic regression (starter code)."""
 
+from yt8m.classifiers import L2_PENALTY
 from yt8m.classifiers import LogisticClassifier
-from yt8m.layers.l2_normalization import L2Normalization
 from yt8m.models import base
 from yt8m.registry import register_model
 
 
 @register_model
-class LogisticModel(base.YT8MModel):
+class LogisticModel(base.VideoLevelModel):
     """Video-level logistic regression, `p = sigmoid(l2norm(x) W + b)`.
 
     Args:
@@ -20,17 +20,9 @@ class LogisticModel(base.YT8MModel):
     Returns: probabilities [B, C].
     """
 
-    frame_level = False
+    HPARAMS = (L2_PENALTY,)
 
-    def __init__(self, num_classes, feature_sizes, l2_penalty=1e-8, **kwargs):
-        base.check_positive_int("num_classes", num_classes)
-        feature_sizes = base.check_feature_sizes(feature_sizes)
-        # === Functional Model ===
-        inputs = base.video_level_inputs(feature_sizes)
-        x = L2Normalization(name="l2_normalize")(inputs["video_matrix"])
-        outputs = LogisticClassifier(
-            num_classes, l2_penalty=l2_penalty, name="classifier"
-        )(x)  # [B, C]
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        # === Config ===
-        self._store_config(locals())
+    def classify(self, video, num_classes, hp):
+        return LogisticClassifier(
+            num_classes, l2_penalty=hp.l2_penalty, name="classifier"
+        )(video)  # [B, C]

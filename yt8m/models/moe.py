@@ -1,13 +1,14 @@
 """MoeModel: video-level mixture of experts (starter code)."""
 
+from yt8m.classifiers import MOE_L2
+from yt8m.classifiers import MOE_NUM_MIXTURES
 from yt8m.classifiers import MoeClassifier
-from yt8m.layers.l2_normalization import L2Normalization
 from yt8m.models import base
 from yt8m.registry import register_model
 
 
 @register_model
-class MoeModel(base.YT8MModel):
+class MoeModel(base.VideoLevelModel):
     """Video-level mixture of experts on the L2-normalised input.
 
     See `yt8m.classifiers.MoeClassifier` for the math (upstream gates
@@ -23,28 +24,12 @@ class MoeModel(base.YT8MModel):
     Returns: probabilities [B, C].
     """
 
-    frame_level = False
+    HPARAMS = (MOE_NUM_MIXTURES, MOE_L2)
 
-    def __init__(
-        self,
-        num_classes,
-        feature_sizes,
-        moe_num_mixtures=2,
-        moe_l2=1e-8,
-        **kwargs,
-    ):
-        base.check_positive_int("num_classes", num_classes)
-        feature_sizes = base.check_feature_sizes(feature_sizes)
-        base.check_positive_int("moe_num_mixtures", moe_num_mixtures)
-        # === Functional Model ===
-        inputs = base.video_level_inputs(feature_sizes)
-        x = L2Normalization(name="l2_normalize")(inputs["video_matrix"])
-        outputs = MoeClassifier(
+    def classify(self, video, num_classes, hp):
+        return MoeClassifier(
             num_classes,
-            num_mixtures=moe_num_mixtures,
-            l2_penalty=moe_l2,
+            num_mixtures=hp.moe_num_mixtures,
+            l2_penalty=hp.moe_l2,
             name="classifier",
-        )(x)  # [B, C]
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        # === Config ===
-        self._store_config(locals())
+        )(video)  # [B, C]

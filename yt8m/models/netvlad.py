@@ -9,13 +9,16 @@ from yt8m.layers.frame_sampling import FrameSampling
 from yt8m.layers.netvlad import NetVLAD
 from yt8m.layers.probability_gating import ProbabilityGating
 from yt8m.layers.slim import slim_batch_normalization
+from yt8m.hparams import HParam
+from yt8m.hparams import declare
 from yt8m.models import base
-from yt8m.models import fusion as fusion_lib
+from yt8m.models.fusion import FUSION
+from yt8m.models.stages import ITERATIONS
 from yt8m.registry import register_model
 
 
 @register_model
-class NetVLADModelLF(base.YT8MModel):
+class NetVLADModelLF(base.FrameLevelModel):
     """WILLOW `NetVLADModelLF`: NetVLAD pooling, hidden FC, gating, MoE.
 
     1. L2-normalised frames; with `netvlad_sample_frames` (WILLOW) the model
@@ -51,109 +54,96 @@ class NetVLADModelLF(base.YT8MModel):
       moe_prob_gating: gate the class probabilities. Default True.
       fusion: "late" (default) or "early"; None means the default.
       video_level_classifier_model, moe_num_mixtures, moe_l2, l2_penalty:
-        the head (MoeModel, 2, 1e-8, 1e-8).
+        the head (`base.FrameLevelModel`).
 
     Inputs: {"video_matrix": [B, T, F], "num_frames": [B] int32}.
     Returns: probabilities [B, C].
     """
 
-    frame_level = True
+    HPARAMS = (ITERATIONS,) + declare(
+        HParam("netvlad_cluster_size", "integer", 256,
+               "NetVLAD clusters for rgb (audio gets half).", check="positive"),
+        HParam("netvlad_hidden_size", "integer", 1024,
+               "Units of the hidden FC after NetVLAD.", check="positive"),
+        HParam("netvlad_relu", "boolean", False,
+               "BN + ReLU6 after the NetVLAD hidden FC (else linear + bias)."),
+        HParam("netvlad_add_batch_norm", "boolean", True,
+               "Input, cluster-assignment and context-gating batch norm in "
+               "NetVLADModelLF."),
+        HParam("netvlad_sample_frames", "boolean", True,
+               "Resample --iterations valid frames with replacement (WILLOW) "
+               "instead of pooling all frames with a mask."),
+        HParam("gating", "boolean", True,
+               "Context gating after the NetVLAD hidden FC."),
+        HParam("gating_remove_diag", "boolean", False,
+               "Remove the diagonal of the context/probability gating "
+               "matrices."),
+        HParam("moe_prob_gating", "boolean", True,
+               "Gate the class probabilities by the other classes' "
+               "probabilities (WILLOW gated MoE)."),
+        FUSION,
+    )
+    default_fusion = "late"
 
-    def __init__(
-        self,
-        num_classes,
-        feature_sizes,
-        max_frames=300,
-        iterations=30,
-        netvlad_cluster_size=256,
-        netvlad_hidden_size=1024,
-        netvlad_relu=False,
-        netvlad_add_batch_norm=True,
-        netvlad_sample_frames=True,
-        gating=True,
-        gating_remove_diag=False,
-        moe_prob_gating=True,
-        fusion=None,
-        video_level_classifier_model="MoeModel",
-        moe_num_mixtures=2,
-        moe_l2=1e-8,
-        l2_penalty=1e-8,
-        **kwargs,
-    ):
-        feature_sizes = base.check_frame_level_arguments(
-            num_classes, feature_sizes, max_frames
-        )
-        base.check_positive_int("iterations", iterations)
-        base.check_positive_int("netvlad_cluster_size", netvlad_cluster_size)
-        base.check_positive_int("netvlad_hidden_size", netvlad_hidden_size)
-        for name in ("netvlad_relu", "netvlad_add_batch_norm",
-                     "netvlad_sample_frames", "gating", "gating_remove_diag",
-                     "moe_prob_gating"):
-            base.check_bool(name, locals()[name])
-        if fusion is None:
-            fusion = "late"
-        fusion_lib.check_fusion(fusion)
-        # === Functional Model ===
-        inputs = base.frame_level_inputs(feature_sizes, max_frames)
-        frames, mask = base.normalized_frames(inputs)  # [B, T, F], [B, T]
-        if netvlad_sample_frames:
+    def prepare_frames(self, frames, mask, inputs, hp):
+        if hp.netvlad_sample_frames:
             frames = FrameSampling(
-                iterations, method="random_frames", name="frame_sampling"
+                hp.iterations, method="random_frames", name="frame_sampling"
             )(frames, inputs["num_frames"])  # [B, S, F], all valid
             mask = None
-        if netvlad_add_batch_norm:
+        if hp.netvlad_add_batch_norm:
             frames = slim_batch_normalization("input_bn")(frames, mask=mask)
-        descriptors = []
-        for tower, tower_frames in fusion_lib.towers_inputs(
-            frames, feature_sizes, fusion
-        ):
-            clusters = netvlad_cluster_size
-            if tower == "audio":
-                clusters = max(netvlad_cluster_size // 2, 1)
-            descriptors.append(
-                NetVLAD(
-                    clusters,
-                    add_batch_norm=netvlad_add_batch_norm,
-                    name=f"{tower}_netvlad",
-                )(tower_frames, mask=mask)  # [B, D_m * K_m]
-            )
-        if len(descriptors) > 1:
-            vlad = keras.layers.Concatenate(name="vlad_concat")(descriptors)
-        else:
-            vlad = descriptors[0]
-        use_bn = netvlad_add_batch_norm and netvlad_relu
+        return frames, mask
+
+    def netvlad_clusters(self, tower, hp):
+        """K for the rgb (or early-fusion) tower, K // 2 for audio."""
+        if tower == "audio":
+            return max(hp.netvlad_cluster_size // 2, 1)
+        return hp.netvlad_cluster_size
+
+    def pool_frames(self, tower, frames, mask, hp):
+        return NetVLAD(
+            self.netvlad_clusters(tower, hp),
+            add_batch_norm=hp.netvlad_add_batch_norm,
+            name=f"{tower}_netvlad",
+        )(frames, mask=mask)  # [B, D_m * K_m]
+
+    def fuse_towers(self, towers, hp):
+        if len(towers) > 1:
+            return keras.layers.Concatenate(name="vlad_concat")(towers)
+        return towers[0]
+
+    def embed(self, video, inputs, hp):
+        # In late fusion this hidden FC is the layer combining the towers.
+        use_bn = hp.netvlad_add_batch_norm and hp.netvlad_relu
         hidden = keras.layers.Dense(
-            netvlad_hidden_size,
+            hp.netvlad_hidden_size,
             use_bias=not use_bn,
             kernel_initializer=keras.initializers.RandomNormal(
-                stddev=1.0 / math.sqrt(netvlad_cluster_size)
+                stddev=1.0 / math.sqrt(hp.netvlad_cluster_size)
             ),
             bias_initializer=keras.initializers.RandomNormal(stddev=0.01),
             name="hidden1",
-        )(vlad)  # [B, H]
+        )(video)  # [B, H]
         if use_bn:
             hidden = slim_batch_normalization("hidden1_bn")(hidden)
-        if netvlad_relu:
+        if hp.netvlad_relu:
             hidden = keras.layers.ReLU(max_value=6.0, name="hidden1_relu6")(
                 hidden
             )
-        if gating:
+        if hp.gating:
             hidden = ContextGating(
-                add_batch_norm=netvlad_add_batch_norm,
-                remove_diagonal=gating_remove_diag,
+                add_batch_norm=hp.netvlad_add_batch_norm,
+                remove_diagonal=hp.gating_remove_diag,
                 name="context_gating",
             )(hidden)  # [B, H]
-        outputs = base.video_level_classifier(
-            video_level_classifier_model,
-            num_classes,
-            moe_num_mixtures=moe_num_mixtures,
-            moe_l2=moe_l2,
-            l2_penalty=l2_penalty,
-        )(hidden)  # [B, C]
-        if moe_prob_gating:
+        return hidden
+
+    def classify(self, video, num_classes, hp):
+        outputs = super().classify(video, num_classes, hp)  # [B, C]
+        if hp.moe_prob_gating:
             outputs = ProbabilityGating(
-                remove_diagonal=gating_remove_diag, name="probability_gating"
+                remove_diagonal=hp.gating_remove_diag,
+                name="probability_gating",
             )(outputs)  # [B, C]
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        # === Config ===
-        self._store_config(locals())
+        return outputs

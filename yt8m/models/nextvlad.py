@@ -2,17 +2,18 @@
 
 import keras
 
-from yt8m.layers import layer_utils
 from yt8m.layers.nextvlad import NeXtVLAD
 from yt8m.layers.se_context_gating import SEContextGating
 from yt8m.layers.slim import slim_batch_normalization
+from yt8m.hparams import HParam
+from yt8m.hparams import declare
 from yt8m.models import base
 from yt8m.models import fusion as fusion_lib
 from yt8m.registry import register_model
 
 
 @register_model
-class NeXtVLADModel(base.YT8MModel):
+class NeXtVLADModel(base.FrameLevelModel):
     """NeXtVLAD per modality, dropout, hidden FC + BN, SE gating, head.
 
     As linrongc `NeXtVLADModel`:
@@ -38,84 +39,75 @@ class NeXtVLADModel(base.YT8MModel):
       gating_reduction: SE bottleneck reduction r. Default 8.
       drop_rate: dropout before the hidden FC. Default 0.5.
       video_level_classifier_model, moe_num_mixtures, moe_l2, l2_penalty:
-        the head (MoeModel, 2, 1e-8, 1e-8).
+        the head (`base.FrameLevelModel`).
 
     Inputs: {"video_matrix": [B, T, F], "num_frames": [B] int32}.
     Returns: probabilities [B, C].
     """
 
-    frame_level = True
+    HPARAMS = declare(
+        HParam("nextvlad_cluster_size", "integer", 128,
+               "NeXtVLAD clusters for rgb (audio gets half).",
+               check="positive"),
+        HParam("nextvlad_hidden_size", "integer", 2048,
+               "Units of the hidden FC after NeXtVLAD.", check="positive"),
+        HParam("groups", "integer", 8,
+               "NeXtVLAD groups for rgb (audio gets half).", check="positive"),
+        HParam("expansion", "integer", 2, "NeXtVLAD expansion factor lambda.",
+               check="positive"),
+        HParam("gating_reduction", "integer", 8,
+               "Reduction of the SE context gating bottleneck.",
+               check="positive"),
+        HParam("drop_rate", "float", 0.5, "Dropout before the NeXtVLAD "
+               "hidden FC.", check="rate"),
+    )
+    def split_towers(self, frames, feature_sizes, hp):
+        # One NeXtVLAD per modality, always (linrongc).
+        return fusion_lib.split_modalities(frames, feature_sizes)
 
-    def __init__(
-        self,
-        num_classes,
-        feature_sizes,
-        max_frames=300,
-        nextvlad_cluster_size=128,
-        nextvlad_hidden_size=2048,
-        groups=8,
-        expansion=2,
-        gating_reduction=8,
-        drop_rate=0.5,
-        video_level_classifier_model="MoeModel",
-        moe_num_mixtures=2,
-        moe_l2=1e-8,
-        l2_penalty=1e-8,
-        **kwargs,
-    ):
-        feature_sizes = base.check_frame_level_arguments(
-            num_classes, feature_sizes, max_frames
-        )
-        base.check_positive_int("nextvlad_cluster_size", nextvlad_cluster_size)
-        base.check_positive_int("nextvlad_hidden_size", nextvlad_hidden_size)
-        base.check_positive_int("groups", groups)
-        base.check_positive_int("expansion", expansion)
-        base.check_positive_int("gating_reduction", gating_reduction)
-        layer_utils.check_rate("drop_rate", drop_rate)
-        if gating_reduction > nextvlad_hidden_size:
+    def check_hparams(self, hp, feature_sizes):
+        if hp.gating_reduction > hp.nextvlad_hidden_size:
             raise ValueError(
                 "Invalid value for argument `gating_reduction`: expected at "
-                f"most nextvlad_hidden_size={nextvlad_hidden_size}. "
-                f"Received: gating_reduction={gating_reduction}"
+                f"most nextvlad_hidden_size={hp.nextvlad_hidden_size}. "
+                f"Received: gating_reduction={hp.gating_reduction}"
             )
         for modality, size in zip(
             fusion_lib.modality_names(feature_sizes),
             fusion_lib.modality_sizes(feature_sizes),
         ):
-            modality_groups = (
-                groups if modality == "rgb" else max(groups // 2, 1)
-            )
-            if (expansion * size) % modality_groups:
+            if (hp.expansion * size) % self.modality_groups(modality, hp):
                 raise ValueError(
                     "Invalid value for argument `groups`: the "
-                    f"{modality} stream needs {modality_groups} groups to "
-                    f"divide expansion * {size} = {expansion * size}. "
-                    f"Received: groups={groups}"
+                    f"{modality} stream needs "
+                    f"{self.modality_groups(modality, hp)} groups to "
+                    f"divide expansion * {size} = {hp.expansion * size}. "
+                    f"Received: groups={hp.groups}"
                 )
-        # === Functional Model ===
-        inputs = base.frame_level_inputs(feature_sizes, max_frames)
-        frames, mask = base.normalized_frames(inputs)  # [B, T, F], [B, T]
-        pooled = []
-        for modality, modality_frames in fusion_lib.split_modalities(
-            frames, feature_sizes
-        ):
-            audio = modality == "audio"
-            pooled.append(
-                NeXtVLAD(
-                    max(nextvlad_cluster_size // 2, 1) if audio
-                    else nextvlad_cluster_size,
-                    expansion=expansion,
-                    groups=max(groups // 2, 1) if audio else groups,
-                    name=f"{modality}_nextvlad",
-                )(modality_frames, mask=mask)  # [B, F_m * K_m]
-            )
-        if len(pooled) > 1:
-            x = keras.layers.Concatenate(name="nextvlad_concat")(pooled)
-        else:
-            x = pooled[0]
-        x = keras.layers.Dropout(drop_rate, name="dropout")(x)
+
+    @staticmethod
+    def modality_groups(modality, hp):
+        return hp.groups if modality != "audio" else max(hp.groups // 2, 1)
+
+    def pool_frames(self, tower, frames, mask, hp):
+        audio = tower == "audio"
+        return NeXtVLAD(
+            max(hp.nextvlad_cluster_size // 2, 1) if audio
+            else hp.nextvlad_cluster_size,
+            expansion=hp.expansion,
+            groups=self.modality_groups(tower, hp),
+            name=f"{tower}_nextvlad",
+        )(frames, mask=mask)  # [B, F_m * K_m]
+
+    def fuse_towers(self, towers, hp):
+        if len(towers) > 1:
+            return keras.layers.Concatenate(name="nextvlad_concat")(towers)
+        return towers[0]
+
+    def embed(self, video, inputs, hp):
+        x = keras.layers.Dropout(hp.drop_rate, name="dropout")(video)
         x = keras.layers.Dense(
-            nextvlad_hidden_size,
+            hp.nextvlad_hidden_size,
             use_bias=False,
             kernel_initializer=keras.initializers.VarianceScaling(
                 scale=2.0, mode="fan_in", distribution="truncated_normal"
@@ -123,14 +115,6 @@ class NeXtVLADModel(base.YT8MModel):
             name="hidden1",
         )(x)  # [B, H]
         x = slim_batch_normalization("hidden1_bn")(x)
-        x = SEContextGating(gating_reduction, name="se_context_gating")(x)
-        outputs = base.video_level_classifier(
-            video_level_classifier_model,
-            num_classes,
-            moe_num_mixtures=moe_num_mixtures,
-            moe_l2=moe_l2,
-            l2_penalty=l2_penalty,
-        )(x)  # [B, C]
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        # === Config ===
-        self._store_config(locals())
+        return SEContextGating(hp.gating_reduction, name="se_context_gating")(
+            x
+        )

@@ -20,14 +20,19 @@ import keras
 
 from yt8m.layers.attention_pooling import AttentionPooling
 from yt8m.layers.projection_fusion import ProjectionFusion
+from yt8m.hparams import HParam
+from yt8m.hparams import declare
 from yt8m.models import base
-from yt8m.models import fusion as fusion_lib
+from yt8m.models.fusion import FUSION
+from yt8m.models.fusion import LATE_FUSION_HIDDEN_SIZE
+from yt8m.models.stages import ATTENTION_HEADS
+from yt8m.models.stages import ATTENTION_SIZE
 from yt8m.registry import register_model
 
 RNN_FUSION_MODES = ("concat", "shared_space", "projection")
 
 
-class _BiRNNAttentionModel(base.YT8MModel):
+class _BiRNNAttentionModel(base.FrameLevelModel):
     """Stacked bidirectional RNN + attention pooling + head (see module doc).
 
     Per tower: `rnn_layers` `Bidirectional(RNN(rnn_cells))` returning
@@ -55,119 +60,96 @@ class _BiRNNAttentionModel(base.YT8MModel):
       late_fusion_hidden_size: width of the late-fusion ReLU layer.
         Default 1024.
       video_level_classifier_model, moe_num_mixtures, moe_l2, l2_penalty:
-        the head (MoeModel, 2, 1e-8, 1e-8).
+        the head (`base.FrameLevelModel`).
 
     Inputs: {"video_matrix": [B, T, F], "num_frames": [B] int32}.
     Returns: probabilities [B, C].
     """
 
-    frame_level = True
     _rnn_layer = None  # keras.layers.GRU or keras.layers.LSTM
+    HPARAMS = declare(
+        HParam("rnn_cells", "integer", 1024,
+               "Units per direction of each bidirectional RNN layer.",
+               check="positive"),
+        HParam("rnn_layers", "integer", 2,
+               "Stacked bidirectional RNN layers.", check="positive"),
+        ATTENTION_SIZE,
+        ATTENTION_HEADS,
+        HParam("rnn_fusion", "string", "concat",
+               "Per-frame modality fusion of the early-fusion tower: concat, "
+               "shared_space or projection.", choices=RNN_FUSION_MODES),
+        HParam("rnn_fusion_size", "integer", 1024,
+               "Size of the shared space / of each projection for "
+               "rnn_fusion.", check="positive"),
+        HParam("rnn_projection_weight", "float", 1.0,
+               "Weight of the L2 alignment loss of rnn_fusion=projection "
+               "(an auxiliary loss, logged as projection_alignment).",
+               check="non_negative"),
+        FUSION,
+        LATE_FUSION_HIDDEN_SIZE,
+    )
+    default_fusion = "early"
 
-    def __init__(
-        self,
-        num_classes,
-        feature_sizes,
-        max_frames=300,
-        rnn_cells=1024,
-        rnn_layers=2,
-        attention_size=100,
-        attention_heads=1,
-        rnn_fusion="concat",
-        rnn_fusion_size=1024,
-        rnn_projection_weight=1.0,
-        fusion=None,
-        late_fusion_hidden_size=1024,
-        video_level_classifier_model="MoeModel",
-        moe_num_mixtures=2,
-        moe_l2=1e-8,
-        l2_penalty=1e-8,
-        **kwargs,
-    ):
-        feature_sizes = base.check_frame_level_arguments(
-            num_classes, feature_sizes, max_frames
-        )
-        base.check_positive_int("rnn_cells", rnn_cells)
-        base.check_positive_int("rnn_layers", rnn_layers)
-        base.check_positive_int("attention_size", attention_size)
-        base.check_positive_int("attention_heads", attention_heads)
-        base.check_choice("rnn_fusion", rnn_fusion, RNN_FUSION_MODES)
-        base.check_positive_int("rnn_fusion_size", rnn_fusion_size)
-        if (
-            isinstance(rnn_projection_weight, bool)
-            or not isinstance(rnn_projection_weight, (int, float))
-            or rnn_projection_weight < 0
-        ):
-            raise ValueError(
-                "Invalid value for argument `rnn_projection_weight`: expected "
-                "a non-negative number. Received: "
-                f"rnn_projection_weight={rnn_projection_weight!r}"
-            )
-        if fusion is None:
-            fusion = "early"
-        fusion_lib.check_fusion(fusion)
-        base.check_positive_int(
-            "late_fusion_hidden_size", late_fusion_hidden_size
-        )
+    def check_hparams(self, hp, feature_sizes):
         multimodal = len(feature_sizes) > 1
-        if fusion == "late" and rnn_fusion != "concat" and multimodal:
+        if hp.fusion == "late" and hp.rnn_fusion != "concat" and multimodal:
             raise ValueError(
                 "Invalid value for argument `rnn_fusion`: "
-                f"rnn_fusion={rnn_fusion!r} fuses the modalities inside one "
-                "tower, so it needs fusion='early' (late fusion has a tower "
-                "per modality). Received: fusion='late'."
+                f"rnn_fusion={hp.rnn_fusion!r} fuses the modalities inside "
+                "one tower, so it needs fusion='early' (late fusion has a "
+                "tower per modality). Received: fusion='late'."
             )
-        if rnn_fusion == "projection" and len(feature_sizes) < 2:
+        if hp.rnn_fusion == "projection" and len(feature_sizes) < 2:
             raise ValueError(
                 "Invalid value for argument `rnn_fusion`: 'projection' "
                 "aligns rgb with audio and needs at least two features. "
                 f"Received: feature_sizes={feature_sizes}"
             )
-        # === Functional Model ===
-        inputs = base.frame_level_inputs(feature_sizes, max_frames)
-        frames, mask = base.normalized_frames(inputs)  # [B, T, F], [B, T]
-        pooled = []
-        for tower, x in fusion_lib.towers_inputs(frames, feature_sizes, fusion):
-            if tower == "all" and rnn_fusion == "shared_space":
-                x = keras.layers.Dense(
-                    rnn_fusion_size,
-                    activation="tanh",
-                    kernel_initializer=keras.initializers.RandomNormal(
-                        stddev=0.01
-                    ),
-                    name="shared_space",
-                )(x)  # [B, T, P]
-            elif tower == "all" and rnn_fusion == "projection":
-                x = ProjectionFusion(
-                    feature_sizes[0],
-                    rnn_fusion_size,
-                    loss_weight=rnn_projection_weight,
-                    name="projection",
-                )(x, mask=mask)  # [B, T, 2P]
-            for layer_index in range(rnn_layers):
-                x = keras.layers.Bidirectional(
-                    type(self)._rnn_layer(rnn_cells, return_sequences=True),
-                    name=f"{tower}_birnn_{layer_index}",
-                )(x, mask=mask)  # [B, T, 2U]
-            pooled.append(
-                AttentionPooling(
-                    attention_size,
-                    num_heads=attention_heads,
-                    kernel_initializer="glorot_normal",
-                    name=f"{tower}_attention",
-                )(x, mask=mask)  # [B, heads * 2U]
-            )
-        video = fusion_lib.late_fusion_dnn(pooled, late_fusion_hidden_size)
-        outputs = base.video_level_classifier(
-            video_level_classifier_model,
-            num_classes,
-            moe_num_mixtures=moe_num_mixtures,
-            moe_l2=moe_l2,
-            l2_penalty=l2_penalty,
-        )(video)  # [B, C]
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        # === Config ===
-        self._store_config(locals())
+        # The projection split point (rgb size) for ProjectionFusion.
+        hp.rgb_size = feature_sizes[0]
+
+    def encode_frames(self, tower, frames, mask, hp):
+        x = frames
+        if tower == "all" and hp.rnn_fusion == "shared_space":
+            x = keras.layers.Dense(
+                hp.rnn_fusion_size,
+                activation="tanh",
+                kernel_initializer=keras.initializers.RandomNormal(
+                    stddev=0.01
+                ),
+                name="shared_space",
+            )(x)  # [B, T, P]
+        elif tower == "all" and hp.rnn_fusion == "projection":
+            x = ProjectionFusion(
+                hp.rgb_size,
+                hp.rnn_fusion_size,
+                loss_weight=hp.rnn_projection_weight,
+                name="projection",
+            )(x, mask=mask)  # [B, T, 2P]
+        rnn = type(self)._rnn_layer
+        for layer_index in range(hp.rnn_layers):
+            name = f"{tower}_rnn_{layer_index}"
+            # The backward layer is built here, not by Bidirectional: its
+            # serialize/deserialize copy can come back as the forward layer
+            # under Keras' object-sharing scope while a .keras file loads
+            # ("Forward layer and backward layer should have different
+            # `go_backwards` value"), depending on object ids.
+            x = keras.layers.Bidirectional(
+                rnn(hp.rnn_cells, return_sequences=True, name=name),
+                backward_layer=rnn(hp.rnn_cells, return_sequences=True,
+                                   go_backwards=True,
+                                   name=f"backward_{name}"),
+                name=f"{tower}_birnn_{layer_index}",
+            )(x, mask=mask)  # [B, T, 2U]
+        return x, mask
+
+    def pool_frames(self, tower, frames, mask, hp):
+        return AttentionPooling(
+            hp.attention_size,
+            num_heads=hp.attention_heads,
+            kernel_initializer="glorot_normal",
+            name=f"{tower}_attention",
+        )(frames, mask=mask)  # [B, heads * 2U]
 
 
 @register_model

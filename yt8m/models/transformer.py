@@ -2,21 +2,25 @@
 
 import keras
 
-from yt8m.layers import layer_utils
 from yt8m.layers.class_token import ClassToken
 from yt8m.layers.class_token_mask import ClassTokenMask
 from yt8m.layers.positional_encoding import PositionalEncoding
 from yt8m.layers.sequence_pooling import SequencePooling
 from yt8m.layers.transformer_encoder import TransformerEncoderBlock
+from yt8m.hparams import HParam
+from yt8m.hparams import declare
 from yt8m.models import base
-from yt8m.models import fusion as fusion_lib
+from yt8m.models.fusion import FUSION
+from yt8m.models.fusion import LATE_FUSION_HIDDEN_SIZE
+from yt8m.models.stages import ATTENTION_HEADS
+from yt8m.models.stages import ATTENTION_SIZE
 from yt8m.registry import register_model
 
 TRANSFORMER_POOLING = ("mean", "attention", "cls")
 
 
 @register_model
-class TransformerModel(base.YT8MModel):
+class TransformerModel(base.FrameLevelModel):
     """Frames -> Transformer encoder per tower -> pooled -> fusion -> head.
 
     Per tower (one over [rgb; audio] for `fusion="early"`, one per modality
@@ -53,117 +57,86 @@ class TransformerModel(base.YT8MModel):
       late_fusion_hidden_size: width of the late-fusion ReLU layer.
         Default 1024.
       video_level_classifier_model, moe_num_mixtures, moe_l2, l2_penalty:
-        the head (MoeModel, 2, 1e-8, 1e-8).
+        the head (`base.FrameLevelModel`).
 
     Inputs: {"video_matrix": [B, T, F], "num_frames": [B] int32}.
     Returns: probabilities [B, C].
     """
 
-    frame_level = True
+    HPARAMS = declare(
+        HParam("transformer_layers", "integer", 2,
+               "Transformer encoder blocks per tower.", check="positive"),
+        HParam("transformer_heads", "integer", 8, "Self-attention heads.",
+               check="positive"),
+        HParam("transformer_hidden_size", "integer", 512,
+               "Transformer model width (frames are projected to it).",
+               check="positive"),
+        HParam("transformer_ff_size", "integer", 2048,
+               "Transformer feed-forward width.", check="positive"),
+        HParam("transformer_dropout", "float", 0.1,
+               "Dropout in the Transformer blocks.", check="rate"),
+        HParam("transformer_pooling", "string", "mean",
+               "Pooling of the encoded frames: mean, attention or cls.",
+               choices=TRANSFORMER_POOLING),
+        HParam("transformer_positional", "boolean", True,
+               "Add sinusoidal positional encodings."),
+        HParam("transformer_pre_norm", "boolean", False,
+               "Pre-norm Transformer blocks (default post-norm)."),
+        ATTENTION_SIZE,
+        ATTENTION_HEADS,
+        FUSION,
+        LATE_FUSION_HIDDEN_SIZE,
+    )
+    default_fusion = "late"
 
-    def __init__(
-        self,
-        num_classes,
-        feature_sizes,
-        max_frames=300,
-        transformer_layers=2,
-        transformer_heads=8,
-        transformer_hidden_size=512,
-        transformer_ff_size=2048,
-        transformer_dropout=0.1,
-        transformer_pooling="mean",
-        transformer_positional=True,
-        transformer_pre_norm=False,
-        attention_size=100,
-        attention_heads=1,
-        fusion=None,
-        late_fusion_hidden_size=1024,
-        video_level_classifier_model="MoeModel",
-        moe_num_mixtures=2,
-        moe_l2=1e-8,
-        l2_penalty=1e-8,
-        **kwargs,
-    ):
-        feature_sizes = base.check_frame_level_arguments(
-            num_classes, feature_sizes, max_frames
-        )
-        base.check_positive_int("transformer_layers", transformer_layers)
-        base.check_positive_int("transformer_heads", transformer_heads)
-        base.check_positive_int(
-            "transformer_hidden_size", transformer_hidden_size
-        )
-        if transformer_hidden_size % transformer_heads:
+    def check_hparams(self, hp, feature_sizes):
+        if hp.transformer_hidden_size % hp.transformer_heads:
             raise ValueError(
                 "Invalid value for argument `transformer_heads`: expected a "
                 "divisor of transformer_hidden_size="
-                f"{transformer_hidden_size}. Received: "
-                f"transformer_heads={transformer_heads}"
+                f"{hp.transformer_hidden_size}. Received: "
+                f"transformer_heads={hp.transformer_heads}"
             )
-        base.check_positive_int("transformer_ff_size", transformer_ff_size)
-        layer_utils.check_rate("transformer_dropout", transformer_dropout)
-        base.check_choice(
-            "transformer_pooling", transformer_pooling, TRANSFORMER_POOLING
-        )
-        base.check_bool("transformer_positional", transformer_positional)
-        base.check_bool("transformer_pre_norm", transformer_pre_norm)
-        base.check_positive_int("attention_size", attention_size)
-        base.check_positive_int("attention_heads", attention_heads)
-        if fusion is None:
-            fusion = "late"
-        fusion_lib.check_fusion(fusion)
-        base.check_positive_int(
-            "late_fusion_hidden_size", late_fusion_hidden_size
-        )
-        # === Functional Model ===
-        inputs = base.frame_level_inputs(feature_sizes, max_frames)
-        frames, mask = base.normalized_frames(inputs)  # [B, T, F], [B, T]
-        pooled = []
-        for tower, x in fusion_lib.towers_inputs(frames, feature_sizes, fusion):
-            x = keras.layers.Dense(
-                transformer_hidden_size, name=f"{tower}_projection"
-            )(x)  # [B, T, d]
+
+    def encode_frames(self, tower, frames, mask, hp):
+        x = keras.layers.Dense(
+            hp.transformer_hidden_size, name=f"{tower}_projection"
+        )(frames)  # [B, T, d]
+        x = keras.layers.LayerNormalization(
+            epsilon=1e-5, name=f"{tower}_projection_norm"
+        )(x)
+        if hp.transformer_positional:
+            x = PositionalEncoding(name=f"{tower}_positional")(
+                x, mask=mask
+            )  # [B, T, d], 0 at padding
+        if hp.transformer_pooling == "cls":
+            x = ClassToken(name=f"{tower}_cls")(x, mask=mask)
+            mask = ClassTokenMask(name=f"{tower}_cls_mask")(mask)  # [B, T+1]
+        for layer_index in range(hp.transformer_layers):
+            x = self.encoder_block(tower, layer_index, hp)(
+                x, mask=mask
+            )  # [B, T(+1), d]
+        if hp.transformer_pre_norm:
             x = keras.layers.LayerNormalization(
-                epsilon=1e-5, name=f"{tower}_projection_norm"
+                epsilon=1e-5, name=f"{tower}_final_norm"
             )(x)
-            tower_mask = mask
-            if transformer_positional:
-                x = PositionalEncoding(name=f"{tower}_positional")(
-                    x, mask=tower_mask
-                )  # [B, T, d], 0 at padding
-            if transformer_pooling == "cls":
-                x = ClassToken(name=f"{tower}_cls")(x, mask=tower_mask)
-                tower_mask = ClassTokenMask(name=f"{tower}_cls_mask")(
-                    tower_mask
-                )  # [B, T + 1]
-            for layer_index in range(transformer_layers):
-                x = TransformerEncoderBlock(
-                    transformer_heads,
-                    transformer_ff_size,
-                    dropout=transformer_dropout,
-                    normalize_first=transformer_pre_norm,
-                    name=f"{tower}_encoder_{layer_index}",
-                )(x, mask=tower_mask)  # [B, T(+1), d]
-            if transformer_pre_norm:
-                x = keras.layers.LayerNormalization(
-                    epsilon=1e-5, name=f"{tower}_final_norm"
-                )(x)
-            pooled.append(
-                SequencePooling(
-                    "first" if transformer_pooling == "cls"
-                    else transformer_pooling,
-                    attention_dim=attention_size,
-                    num_heads=attention_heads,
-                    name=f"{tower}_pooling",
-                )(x, mask=tower_mask)  # [B, d] (or [B, heads * d])
-            )
-        video = fusion_lib.late_fusion_dnn(pooled, late_fusion_hidden_size)
-        outputs = base.video_level_classifier(
-            video_level_classifier_model,
-            num_classes,
-            moe_num_mixtures=moe_num_mixtures,
-            moe_l2=moe_l2,
-            l2_penalty=l2_penalty,
-        )(video)  # [B, C]
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        # === Config ===
-        self._store_config(locals())
+        return x, mask
+
+    def encoder_block(self, tower, layer_index, hp):
+        """One encoder block (a stage slot: e.g. attention with TC on K/V)."""
+        return TransformerEncoderBlock(
+            hp.transformer_heads,
+            hp.transformer_ff_size,
+            dropout=hp.transformer_dropout,
+            normalize_first=hp.transformer_pre_norm,
+            name=f"{tower}_encoder_{layer_index}",
+        )
+
+    def pool_frames(self, tower, frames, mask, hp):
+        return SequencePooling(
+            "first" if hp.transformer_pooling == "cls"
+            else hp.transformer_pooling,
+            attention_dim=hp.attention_size,
+            num_heads=hp.attention_heads,
+            name=f"{tower}_pooling",
+        )(frames, mask=mask)  # [B, d] (or [B, heads * d])

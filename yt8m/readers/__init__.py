@@ -10,6 +10,7 @@ Public API:
 
 from yt8m.readers.dataset import build_dataset
 from yt8m.readers.dataset import list_files
+from yt8m.readers.dataset import no_records_error
 from yt8m.readers.errors import DataError
 from yt8m.readers.errors import ReaderStats
 from yt8m.readers.errors import raise_data_errors
@@ -28,6 +29,7 @@ __all__ = [
     "dequantize",
     "get_list_of_feature_names_and_sizes",
     "list_files",
+    "no_records_error",
     "raise_data_errors",
     "resize_axis",
 ]

@@ -47,6 +47,31 @@ def list_files(data_pattern):
     return sorted(files)
 
 
+def no_records_error(data_pattern, flag="data_pattern", what="records"):
+    """A `DataError` for a pattern whose files gave no records.
+
+    Names the pattern (as the flag `--<flag>`) and the matched files with
+    their sizes. `what` names the missing items ("records", or "rated
+    segments" in segment mode).
+    """
+    try:
+        files = list_files(data_pattern)
+        sizes = _file_sizes(files)
+        listed = ", ".join(
+            f"{path} ({size} bytes)" for path, size in zip(files[:5], sizes)
+        )
+        if len(files) > 5:
+            listed += f", ... ({len(files) - 5} more)"
+        matched = f"{len(files)} file(s): {listed}"
+    except (OSError, ValueError, tf.errors.OpError) as error:
+        matched = f"files unreadable: {error}"
+    return errors.DataError(
+        f"No {what} were read from --{flag}={data_pattern!r} ({matched}): "
+        f"expected at least one, received 0 (records skipped as bad, if "
+        "any, were reported above)."
+    )
+
+
 def _file_sizes(files):
     def size(path):
         return tf.io.gfile.stat(path).length

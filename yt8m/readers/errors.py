@@ -57,7 +57,144 @@ def raise_data_errors():
         message = data_error_message(error)
         if message is None:
             raise
-        raise DataError(message) from error
+        raise DataError(explain_record_kind(message)) from error
+
+
+_RECORD_RE = re.compile(r"file (.+?), record (\d+): (.*)", re.S)
+_FRAME_MISSING_RE = re.compile(r"feature_list '[^']*' has zero frames")
+_VIDEO_MISSING_RE = re.compile(r"key '[^']*' has 0 values")
+_MAX_LISTED = 8
+
+
+def _read_record(path, index):
+    """The serialized record `index` (0-based) of the TFRecord `path`."""
+    for record in tf.data.TFRecordDataset(path).skip(index).take(1):
+        return record.numpy()
+    return None
+
+
+def _feature_order(name):
+    # rgb before audio, as the upstream flags list them.
+    return ("rgb" not in name, name)
+
+
+def _values(feature):
+    kind = feature.WhichOneof("kind")
+    return kind, (getattr(feature, kind).value if kind else [])
+
+
+def describe_record(serialized):
+    """What a serialized YT8M record is, for error messages.
+
+    A serialized `tf.train.Example` parses as a `SequenceExample` whose
+    context is the Example's features and which has no feature lists, so a
+    record with feature lists is frame-level and one without is
+    video-level.
+
+    Returns `(kind, description, feature_names, feature_sizes)`: kind
+    "frame" or "video"; the names and sizes of its per-frame features
+    (frame) or float features with several values (video), rgb first.
+    None if the bytes are not a (Sequence)Example.
+    """
+    try:
+        record = tf.train.SequenceExample.FromString(serialized)
+    except Exception:  # noqa: BLE001  (a DecodeError: not a proto)
+        return None
+    lists = record.feature_lists.feature_list
+    context = record.context.feature
+    names, sizes, parts = [], [], []
+    if lists:
+        for name in sorted(lists, key=_feature_order):
+            frames = lists[name].feature
+            kind, values = _values(frames[0]) if frames else (None, [])
+            if kind == "bytes_list" and len(values) == 1:
+                size, unit = len(values[0]), "uint8 bytes"
+            elif kind == "float_list":
+                size, unit = len(values), "floats"
+            else:
+                size, unit = None, "values"
+            if size:
+                names.append(name)
+                sizes.append(size)
+            parts.append(f"'{name}' [{len(frames)} frames x {size} {unit}]")
+        description = (
+            "a frame-level tf.train.SequenceExample with feature lists "
+            + ", ".join(parts[:_MAX_LISTED])
+            + (" and context keys " + ", ".join(sorted(context))
+               if context else "")
+        )
+        return "frame", description, names, sizes
+    for name in sorted(context, key=_feature_order):
+        kind, values = _values(context[name])
+        unit = {"float_list": "floats", "int64_list": "int64s",
+                "bytes_list": "bytes values"}.get(kind, "values")
+        parts.append(f"'{name}' [{len(values)} {unit}]")
+        if kind == "float_list" and len(values) > 1:
+            names.append(name)
+            sizes.append(len(values))
+    description = (
+        "a video-level tf.train.Example (no feature lists) with features "
+        + (", ".join(parts[:_MAX_LISTED]) if parts else "(none)")
+    )
+    return "video", description, names, sizes
+
+
+def _flag_values(names, sizes, default_names, default_sizes):
+    names = names or default_names
+    sizes = sizes or default_sizes
+    return (f"--feature_names={','.join(names)} "
+            f"--feature_sizes={','.join(str(s) for s in sizes)}")
+
+
+def explain_record_kind(message):
+    """Adds what the failing record is to a missing-feature DataError.
+
+    For "feature_list 'x' has zero frames" (frame-level reader) and
+    "key 'x' has 0 values" (video-level reader) the record named by the
+    message is read again and described; when it is the other kind of file
+    the message says which flags read it. Other messages, or records that
+    cannot be read back (e.g. `<serialized input>`), are returned as they
+    are.
+    """
+    match = _RECORD_RE.match(message)
+    if match is None:
+        return message
+    path, index, problem = match.group(1), int(match.group(2)), match.group(3)
+    frame_reader = _FRAME_MISSING_RE.search(problem) is not None
+    video_reader = _VIDEO_MISSING_RE.search(problem) is not None
+    if not (frame_reader or video_reader):
+        return message
+    try:
+        serialized = _read_record(path, index)
+        described = describe_record(serialized) if serialized else None
+    except Exception:  # noqa: BLE001  (unreadable: keep the message)
+        return message
+    if described is None:
+        return message
+    kind, description, names, sizes = described
+    if frame_reader and kind == "video":
+        hint = (
+            f"expected a frame-level tf.train.SequenceExample (read with "
+            f"--frame_features), received {description}: this is a "
+            "video-level file. Read it without --frame_features, with a "
+            "video-level model and "
+            + _flag_values(names, sizes, ["mean_rgb", "mean_audio"],
+                           [1024, 128])
+            + ", or pass frame-level files"
+        )
+    elif video_reader and kind == "frame":
+        hint = (
+            "expected a video-level tf.train.Example, received "
+            f"{description}: this is a frame-level file. Read it with "
+            "--frame_features, a frame-level model and "
+            + _flag_values(names, sizes, ["rgb", "audio"], [1024, 128])
+            + ", or pass video-level files"
+        )
+    else:
+        hint = (
+            f"the record is {description}: check --feature_names"
+        )
+    return f"{message}; {hint}."
 
 
 class ReaderStats:

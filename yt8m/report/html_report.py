@@ -20,7 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from yt8m.metrics.evaluation_result import _class_names  # noqa: E402
-from yt8m.metrics.evaluation_result import atomic_write  # noqa: E402
+from yt8m.files import atomic_path  # noqa: E402
+from yt8m.files import atomic_write  # noqa: E402
 
 _NUM_BEST_WORST = 20
 _METRICS = (("gap", "GAP"), ("map", "MAP"), ("perr", "PERR"),
@@ -28,11 +29,11 @@ _METRICS = (("gap", "GAP"), ("map", "MAP"), ("perr", "PERR"),
 
 
 def _save(fig, out_dir, name):
-    path = os.path.join(out_dir, name)
-    tmp = os.path.join(out_dir, f".tmp_{name}")
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(os.path.join(out_dir, name)) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)
     return name
 
 

@@ -18,8 +18,7 @@ import tensorflow as tf
 from absl import logging
 
 from yt8m import config as config_lib
-from yt8m import losses as losses_lib
-from yt8m import metrics
+
 from yt8m import models as models_lib
 from yt8m import readers
 from yt8m.training import checkpoints
@@ -72,31 +71,35 @@ class _Logger:
 
             self.progbar = keras.utils.Progbar(total_steps, unit_name="step")
 
-    def log(self, step, loss, lr, examples_per_sec, predictions, labels):
-        hit = metrics.calculate_hit_at_one(predictions, labels)
-        perr = metrics.calculate_precision_at_equal_recall_rate(
-            predictions, labels
+    def log(self, step, loss, lr, examples_per_sec, objective, batch,
+            predictions, auxiliary=None):
+        values = objective.training_metrics(batch, predictions)
+        auxiliary = auxiliary or {}
+        parts = " ".join(
+            f"{objective.log_name(k)}: {v:.2f}" for k, v in values.items()
         )
-        gap = metrics.calculate_gap(predictions, labels, top_k=self.cfg.top_k)
+        aux = "".join(f" {k}: {v:.4f}" for k, v in auxiliary.items())
         logging.info(
-            "training step %d | Loss: %.2f Examples/sec: %.2f | Hit@1: %.2f "
-            "PERR: %.2f GAP: %.2f",
-            step, loss, examples_per_sec, hit, perr, gap,
+            "training step %d | Loss: %.2f Examples/sec: %.2f | %s%s",
+            step, loss, examples_per_sec, parts, aux,
         )
         if self.writer is not None:
             with self.writer.as_default(step=step):
                 tf.summary.scalar("loss", loss)
                 tf.summary.scalar("learning_rate", lr)
-                tf.summary.scalar("model/Training_Hit@1", hit)
-                tf.summary.scalar("model/Training_Perr", perr)
-                tf.summary.scalar("model/Training_GAP", gap)
+                for key, value in values.items():
+                    tf.summary.scalar(objective.summary_tag(key), value)
+                for key, value in auxiliary.items():
+                    tf.summary.scalar(f"auxiliary_loss/{key}", value)
                 tf.summary.scalar("global_step/Examples/Second",
                                   examples_per_sec)
         if self.progbar is not None:
-            self.progbar.update(
-                step, values=[("loss", loss), ("GAP", gap)], finalize=False
-            )
-        return {"hit_at_one": hit, "perr": perr, "gap": gap}
+            shown = [("loss", loss)] + [
+                (objective.log_name(k), v) for k, v in values.items()
+            ][-1:]
+            self.progbar.update(step, values=shown, finalize=False)
+        return {**values, **{f"auxiliary_loss/{k}": v
+                             for k, v in auxiliary.items()}}
 
 
 def train(cfg):
@@ -111,11 +114,17 @@ def train(cfg):
         cfg.spec.model, num_replicas, global_batch,
     )
 
+    # The reader reads whole videos (cfg.spec.max_frames); the model is
+    # built for its own input length (5-frame segments in segment mode).
     reader = inputs.make_reader(cfg.spec, cfg.segment_labels)
-    loss_fn = losses_lib.get_loss(cfg.spec.label_loss)
+    model_spec = inputs.model_spec(cfg.spec, cfg.segment_labels)
+
+    with strategy.scope():
+        model = models_lib.build_model_from_spec(model_spec)
+    objective = model.objective(cfg.spec.label_loss, cfg.segment_labels)
 
     def dataset_fn(input_context):
-        return readers.build_dataset(
+        dataset = readers.build_dataset(
             cfg.train_data_pattern,
             reader,
             batch_size=input_context.get_per_replica_batch_size(global_batch),
@@ -129,11 +138,11 @@ def train(cfg):
             skip_bad_records=cfg.skip_bad_records,
             input_context=input_context,
         )
+        return objective.prepare_dataset(dataset, training=True)
 
     dataset = strategy.distribute_datasets_from_function(dataset_fn)
 
     with strategy.scope():
-        model = models_lib.build_model_from_spec(cfg.spec)
         if cfg.batch_norm_momentum is not None:
             set_batch_norm_momentum(model, cfg.batch_norm_momentum)
         schedule = optimizers.ExamplesStaircaseDecay(
@@ -156,23 +165,36 @@ def train(cfg):
     start_step = ckpt.restore_latest()
     if start_step:
         logging.info("Resumed from step %d.", start_step)
+    elif cfg.warm_start:
+        from yt8m.training import warm_start
+
+        warm_start.apply(model, cfg.warm_start,
+                         cfg.train_dir if chief else None)
 
     input_keys = inputs.input_names(model)
-    segment = cfg.segment_labels
     clip = float(cfg.clip_gradient_norm)
     penalty = float(cfg.regularization_penalty)
 
+    metric_keys = tuple(objective.metric_keys)
+
     def replica_step(batch):
         features = {k: batch[k] for k in input_keys}
-        labels = batch["labels"]
-        weights = batch.get("label_weights") if segment else None
         with tf.GradientTape() as tape:
             predictions = model(features, training=True)
-            per_example = loss_fn(labels, predictions, label_weights=weights)
-            label_loss = _average_over_global_batch(per_example)
-            reg = tf.add_n(model.losses) if model.losses else 0.0
+            per_example = objective.per_example_loss(batch, predictions)
+            target_loss = _average_over_global_batch(per_example)
+            regularization, auxiliary = model.split_losses()
+            reg = tf.add_n(regularization) if regularization else 0.0
             reg_loss = tf.nn.scale_regularization_loss(reg)
-            total = label_loss + penalty * reg_loss
+            # Auxiliary losses are means over this replica's batch: scaled
+            # by 1 / replicas, their sum over replicas is their mean.
+            auxiliary = {
+                name: tf.nn.scale_regularization_loss(value)
+                for name, value in sorted(auxiliary.items())
+            }
+            total = target_loss + penalty * reg_loss
+            for value in auxiliary.values():
+                total = total + value
         variables = model.trainable_variables
         grads = tape.gradient(total, variables)
         ctx = tf.distribute.get_replica_context()
@@ -183,14 +205,21 @@ def train(cfg):
         scale = 1.0 / ctx.num_replicas_in_sync
         grads = [g * scale for g in grads]
         optimizer.apply_gradients(zip(grads, variables))
-        return total, predictions, labels
+        host = {k: batch[k] for k in metric_keys}
+        return total, auxiliary, predictions, host
 
     @tf.function
     def train_step(iterator):
         batch = next(iterator)
-        total, predictions, labels = strategy.run(replica_step, args=(batch,))
+        total, auxiliary, predictions, host = strategy.run(
+            replica_step, args=(batch,)
+        )
         loss = strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None)
-        return loss, predictions, labels
+        auxiliary = {
+            k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for k, v in auxiliary.items()
+        }
+        return loss, auxiliary, predictions, host
 
     writer = tf.summary.create_file_writer(cfg.train_dir) if chief else None
     total_steps = cfg.max_steps
@@ -205,15 +234,22 @@ def train(cfg):
     if cfg.export_model_steps and cfg.export_model_steps > 0 and chief:
         from yt8m.export import PeriodicExporter
 
-        exporter = PeriodicExporter(cfg.train_dir, cfg.spec, reader)
+        exporter = PeriodicExporter(cfg.train_dir, model_spec, reader)
     loss_value = float("nan")
     stopped_by = "max_steps"
     try:
         while cfg.max_steps is None or step < cfg.max_steps:
             try:
                 with readers.raise_data_errors():
-                    loss, predictions, labels = train_step(iterator)
+                    loss, auxiliary, predictions, host = train_step(
+                        iterator
+                    )
             except (StopIteration, tf.errors.OutOfRangeError):
+                if step == 0 and start_step == 0:
+                    # A fresh run that read nothing: the files are empty.
+                    raise readers.no_records_error(
+                        cfg.train_data_pattern, "train_data_pattern"
+                    ) from None
                 stopped_by = "end_of_data"
                 break
             step += 1
@@ -224,7 +260,6 @@ def train(cfg):
                     f"checkpoint is kept in {cfg.train_dir}."
                 )
             preds = _local_concat(strategy, predictions)
-            labs = _local_concat(strategy, labels)
             examples += preds.shape[0] * _num_workers(strategy)
             if step % cfg.log_every_steps == 0 or step == 1:
                 now = time.time()
@@ -232,7 +267,13 @@ def train(cfg):
                                                            1e-9)
                 last_log_time, last_log_examples = now, examples
                 lr = float(schedule(optimizer.iterations))
-                last_metrics = log.log(step, loss_value, lr, eps, preds, labs)
+                host_batch = {
+                    k: _local_concat(strategy, v) for k, v in host.items()
+                }
+                last_metrics = log.log(
+                    step, loss_value, lr, eps, objective, host_batch, preds,
+                    {k: float(v) for k, v in auxiliary.items()},
+                )
             ckpt.maybe_save(step, cfg.save_checkpoint_steps,
                             cfg.save_checkpoint_secs)
             if exporter is not None and step % cfg.export_model_steps == 0:
