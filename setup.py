@@ -53,6 +53,7 @@ setuptools.setup(
             "yt8m-inference=yt8m.bin.inference:run",
             "yt8m-report=yt8m.report.cli:run",
             "yt8m-score=yt8m.evaluation.score_cli:run",
+            "yt8m-ensemble=yt8m.evaluation.ensemble_cli:run",
         ],
     },
 )

@@ -14,6 +14,11 @@ own module works the same way) and by tests in-process.
 * `ToyGatedModel`: a frozen sub-model. Slot `pair_tower` holds a
   ToyPairModel trained in another train_dir (`--warm_start=pair_tower=DIR`);
   its output is concatenated with the pooled frames before the MoE head.
+* `ToyCrossModalModel`: stands in for the cross-modal models (issue 10):
+  declares the shared `correlation_tower` slot and
+  `requires_correlation_tower` (False when `toy_cross_modal_mode` is
+  "none"), so train.py trains a correlation tower first when none is given;
+  the frozen tower's P(correlated) is concatenated with the pooled frames.
 """
 
 import keras
@@ -22,6 +27,7 @@ import tensorflow as tf
 from yt8m.hparams import HParam
 from yt8m.layers.frame_pooling import FramePooling
 from yt8m.models import base
+from yt8m.models import correlation_tower
 from yt8m.models import objectives
 from yt8m.models.dbof import DbofModel
 from yt8m.models.netvlad import NetVLADModelLF
@@ -153,3 +159,36 @@ class ToyScaledDbofModel(ScaledFramesStage, DbofModel):
 @register_model
 class ToyScaledNetVLADModel(ScaledFramesStage, NetVLADModelLF):
     """NetVLADModelLF with the toy stage inserted."""
+
+
+@register_model
+class ToyCrossModalModel(base.FrameLevelModel):
+    """Pooled frames + a frozen correlation tower's output -> the head."""
+
+    HPARAMS = (
+        correlation_tower.CORRELATION_TOWER,
+        HParam("toy_cross_modal_mode", "string", "concat",
+               "Toy cross-modal model: none (no tower) or concat.",
+               choices=("none", "concat")),
+    )
+
+    @classmethod
+    def requires_correlation_tower(cls, model_hparams):
+        return model_hparams.get("toy_cross_modal_mode", "concat") != "none"
+
+    def check_hparams(self, hp, feature_sizes):
+        if hp.toy_cross_modal_mode != "none" and not hp.correlation_tower:
+            raise ValueError(
+                "ToyCrossModalModel needs a correlation tower: pass "
+                "--correlation_tower_dir=DIR or let train.py train one."
+            )
+
+    def pool_frames(self, tower, frames, mask, hp):
+        return FramePooling("average", name="frame_mean")(frames, mask=mask)
+
+    def embed(self, video, inputs, hp):
+        if hp.toy_cross_modal_mode == "none":
+            return video
+        tower = correlation_tower.build_frozen_tower(hp.correlation_tower)
+        return keras.layers.Concatenate(name="with_correlation")(
+            [video, tower(inputs)])

@@ -211,6 +211,8 @@ class EvalConfig:
     taxonomy_file: str = None
     report_dir: str = None
     checkpoint: str = None
+    # Every class's score per video (yt8m.evaluation.predictions).
+    predictions_file: str = None
 
 
 @dataclasses.dataclass
@@ -228,3 +230,5 @@ class InferenceConfig:
     batch_size: int = 512
     num_readers: int = 1
     skip_bad_records: bool = False
+    # Every class's score per video (yt8m.evaluation.predictions).
+    predictions_file: str = None

@@ -12,6 +12,7 @@ from yt8m import models
 from yt8m.bin import flags as bin_flags
 from yt8m.hparams import HParam
 from yt8m.models import base
+from yt8m.models.cross_modal import correlation_tower_spec
 from yt8m.registry import get_model_class
 from yt8m.registry import register_model
 
@@ -36,10 +37,19 @@ def test_every_declared_hparam_becomes_a_flag_with_its_default_and_help():
 @pytest.mark.parametrize("name", PRODUCT_MODELS)
 def test_a_model_built_without_hparams_uses_the_declared_defaults(name):
     cls = get_model_class(name)
-    config = models.build_model(name, 3, [4, 2], max_frames=6).get_config()
+    given = {}
+    if getattr(cls, "requires_correlation_tower", lambda h: False)({}):
+        # The one hyperparameter without a usable default: a trained tower.
+        given["correlation_tower"] = correlation_tower_spec(
+            ["rgb", "audio"], [4, 2], 3, max_frames=6)
+    config = models.build_model(name, 3, [4, 2], max_frames=6,
+                                **given).get_config()
     for hparam_name, hparam in cls.hparam_declarations().items():
         if hparam_name == "fusion":  # None means "the model's default"
             assert config["fusion"] in ("early", "late")
+            continue
+        if hparam_name in given:
+            assert config[hparam_name] == given[hparam_name]
             continue
         assert config[hparam_name] == hparam.default, hparam_name
 
@@ -48,7 +58,8 @@ def test_the_head_is_declared_once_for_every_frame_level_family():
     head = {h.name: h for h in classifiers.HEAD_HPARAMS}
     families = [n for n in PRODUCT_MODELS
                 if issubclass(get_model_class(n), base.FrameLevelModel)
-                and n != "FrameLevelLogisticModel"]
+                # Own heads: upstream's fixed logistic; the pair head.
+                and n not in ("FrameLevelLogisticModel", "CorrelationTower")]
     assert len(families) >= 6
     for name in families:
         declared = get_model_class(name).hparam_declarations()

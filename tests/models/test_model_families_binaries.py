@@ -70,6 +70,9 @@ FAMILY_FLAGFILES = {
     "nextvlad.flags": "NeXtVLADModel",
     "bigru_attention.flags": "BiGRUAttentionModel",
     "transformer_late.flags": "TransformerModel",
+    "cross_modal_netvlad.flags": "CrossModalNetVLAD",
+    "cross_modal_transformer.flags": "CrossModalTransformer",
+    "cross_modal_rnn.flags": "CrossModalRNN",
 }
 
 

@@ -30,6 +30,10 @@ flags.DEFINE_string("report_dir", None,
                     "If set, write an HTML report with plots there.")
 flags.DEFINE_string("checkpoint", None,
                     "Evaluate this checkpoint instead of the latest one.")
+flags.DEFINE_string("predictions_file", None,
+                    "If set, also write every class's score for every "
+                    "evaluated video there (.npz, see "
+                    "yt8m/evaluation/predictions.py; input of yt8m-ensemble).")
 yt8m_flags.define_common_reader_flags(batch_size_default=1024,
                                       num_readers_default=8)
 
@@ -53,6 +57,7 @@ def config_from_flags():
         taxonomy_file=FLAGS.taxonomy_file,
         report_dir=FLAGS.report_dir,
         checkpoint=FLAGS.checkpoint,
+        predictions_file=FLAGS.predictions_file,
     )
 
 

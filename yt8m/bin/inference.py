@@ -29,6 +29,10 @@ flags.DEFINE_string("output_model_tgz", "",
                     "the model graph and checkpoint will be bundled in this "
                     "gzip tar.")
 flags.DEFINE_integer("top_k", 20, "How many predictions to output per video.")
+flags.DEFINE_string("predictions_file", None,
+                    "If set, also write every class's score for every video "
+                    "there (.npz, see yt8m/evaluation/predictions.py; input "
+                    "of yt8m-ensemble). Video-level mode only.")
 flags.DEFINE_integer("segment_max_pred", 100000,
                      "Limit total number of segment outputs per entity.")
 flags.DEFINE_string("segment_label_ids_file", None,
@@ -63,6 +67,7 @@ def config_from_flags():
         batch_size=FLAGS.batch_size,
         num_readers=FLAGS.num_readers,
         skip_bad_records=FLAGS.skip_bad_records,
+        predictions_file=FLAGS.predictions_file,
     )
 
 

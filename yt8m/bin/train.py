@@ -86,6 +86,17 @@ flags.DEFINE_multi_string(
     "recorded in this train_dir's model_flags.json; its weights are loaded "
     "only when training starts fresh, so eval.py, inference.py and the "
     "export never need DIR. Repeat for several slots.")
+flags.DEFINE_string(
+    "correlation_tower_dir", "",
+    "A trained CorrelationTower / VideoCorrelationTower train_dir for a "
+    "cross-modal model (shorthand for --warm_start=correlation_tower=DIR). "
+    "Unset: a model that needs a tower gets one trained first into "
+    "train_dir/correlation_tower (see --correlation_tower_steps).")
+flags.DEFINE_integer(
+    "correlation_tower_steps", 1000,
+    "Steps of the correlation tower train.py trains first for a "
+    "cross-modal model when no tower is given (its hyperparameters: the "
+    "tower flags, e.g. --taxonomy_file, --negative_weight).")
 yt8m_flags.import_model_modules()  # a user's models, before their flags
 yt8m_flags.define_model_hparam_flags()
 
@@ -143,7 +154,11 @@ def config_from_flags():
     )
     from yt8m.training import warm_start
 
-    warm = warm_start.parse_warm_start_flags(FLAGS.warm_start)
+    from yt8m.training import correlation
+
+    warm = correlation.add_tower_dir(
+        warm_start.parse_warm_start_flags(FLAGS.warm_start),
+        FLAGS.correlation_tower_dir)
     warm_start.add_submodel_specs(spec, warm, FLAGS.train_dir,
                                   FLAGS.start_new_model)
     if not FLAGS.train_data_pattern:
@@ -186,7 +201,16 @@ def main(argv):
     if FLAGS.log_device_placement:
         tf.debugging.set_log_device_placement(True)
     cfg = config_from_flags()
+    from yt8m.training import correlation
     from yt8m.training import loop
+
+    # A cross-modal model without a tower: train one first (logged).
+    cfg = correlation.ensure_correlation_tower(
+        cfg,
+        yt8m_flags.model_hparams_from_flags(
+            correlation.tower_model_for(cfg.spec.frame_features)),
+        FLAGS.correlation_tower_steps,
+    )
 
     result = loop.train(cfg)
     print(

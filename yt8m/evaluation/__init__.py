@@ -101,6 +101,15 @@ def evaluate_checkpoint(cfg, checkpoint_path, spec=None, model=None,
     )
     keys = tuple(objective.metric_keys) + ("label_weights",)
     needs_labels = "labels" in objective.metric_keys
+    writer = None
+    if getattr(cfg, "predictions_file", None):
+        from yt8m.evaluation import predictions as predictions_lib
+
+        if cfg.segment_labels:
+            raise ValueError(
+                "--predictions_file writes video-level predictions; it "
+                "cannot be used with --segment_labels.")
+        writer = predictions_lib.PredictionsWriter(cfg.predictions_file)
     scope = "SegEval" if cfg.segment_labels else "Eval"
     start = time.time()
     num_unlabelled = 0
@@ -109,6 +118,8 @@ def evaluate_checkpoint(cfg, checkpoint_path, spec=None, model=None,
             num_unlabelled += int(np.sum(~batch["has_labels"].numpy()))
         host = {k: batch[k].numpy() for k in keys if k in batch}
         batch_metrics = evaluator.accumulate(host, predictions)
+        if writer is not None:
+            writer.add(inputs.decode_ids(batch["video_ids"]), predictions)
         if summary_writer is not None:
             elapsed = max(time.time() - start, 1e-9)
             with summary_writer.as_default(step=evaluator.num_examples):
@@ -126,6 +137,8 @@ def evaluate_checkpoint(cfg, checkpoint_path, spec=None, model=None,
         _check_labelled(cfg.eval_data_pattern, num_unlabelled,
                         evaluator.num_examples)
     result = evaluator.result()
+    if writer is not None:
+        logging.info("Predictions written to %s", writer.write())
     if summary_writer is not None:
         with summary_writer.as_default(step=step):
             for tag, value in result.epoch_summaries(scope).items():

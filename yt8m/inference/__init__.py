@@ -219,6 +219,11 @@ def _dataset(cfg, spec):
 
 def write_video_predictions(model, spec, cfg):
     count = 0
+    writer = None
+    if cfg.predictions_file:
+        from yt8m.evaluation import predictions as predictions_lib
+
+        writer = predictions_lib.PredictionsWriter(cfg.predictions_file)
     with _AtomicTextFile(cfg.output_file) as out:
         out.write("VideoId,LabelConfidencePairs\n")
         for batch, predictions in evaluation.predict_batches(
@@ -226,12 +231,16 @@ def write_video_predictions(model, spec, cfg):
         ):
             ids = inputs.decode_ids(batch["video_ids"])
             out.writelines(format_video_lines(ids, predictions, cfg.top_k))
+            if writer is not None:
+                writer.add(ids, predictions)
             count += len(ids)
             logging.log_every_n(logging.INFO, "%d videos processed", 10,
                                 count)
         if count == 0:  # raised inside: no empty submission is written
             raise readers.no_records_error(cfg.input_data_pattern,
                                            "input_data_pattern")
+    if writer is not None:
+        logging.info("Predictions written to %s", writer.write())
     return count
 
 
@@ -253,6 +262,10 @@ def _segment_model(model, spec):
 
 
 def write_segment_predictions(model, spec, cfg):
+    if cfg.predictions_file:
+        raise ValueError(
+            "--predictions_file writes video-level predictions; it cannot "
+            "be used with --segment_labels.")
     if not spec.frame_features:
         raise ValueError(
             "Segment inference needs a frame-level model "

@@ -89,11 +89,19 @@ class AttentionPooling(keras.layers.Layer):
             mask = layer_utils.all_valid_mask(frames)  # [B, T]
         mask = ops.cast(mask, "bool")
         frames = layer_utils.zero_padded_frames(frames, mask)
+        return self.pool(frames, self.attention_weights(frames, mask))
+
+    def attention_weights(self, frames, mask):
+        """`a` [B, T, H] of zero-padded frames; 0 at padding (bool mask)."""
         hidden = self.projection(frames)  # [B, T, A]
         scores = ops.einsum("bta,ah->bth", hidden, self.context)  # [B, T, H]
-        weights = layer_utils.masked_softmax(
+        return layer_utils.masked_softmax(
             scores, mask[:, :, None], axis=1
         )  # [B, T, H]
+
+    def pool(self, frames, weights):
+        """`sum_t a_t^n h_t`, merged over heads; the cross-modal attention
+        pooling calls it with modified weights."""
         pooled = ops.einsum("bth,btd->bhd", weights, frames)  # [B, H, D]
         if self.merge_heads == "mean":
             return ops.mean(pooled, axis=1)  # [B, D]

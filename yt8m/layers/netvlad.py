@@ -81,6 +81,12 @@ class NetVLAD(keras.layers.Layer):
         frames = layer_utils.zero_padded_frames(frames, mask)
         assignment = self.assignment(frames, mask=mask, training=training)
         # assignment: [B, T, K], exactly 0 at padded frames.
+        return self.aggregate(frames, assignment)
+
+    def aggregate(self, frames, assignment):
+        """The normalised VLAD descriptor [B, D * K] of zero-padded frames
+        [B, T, D] under an assignment [B, T, K] (0 at padding); the
+        cross-modal NetVLAD calls it with a modified assignment."""
         vlad = ops.einsum("btd,btk->bdk", frames, assignment)  # [B, D, K]
         if self.residual:
             assignment_sum = ops.sum(assignment, axis=1)  # [B, K]

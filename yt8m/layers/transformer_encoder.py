@@ -105,13 +105,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
                 f"num_heads={self.num_heads}"
             )
         input_shape = tuple(input_shape)
-        self.self_attention = keras.layers.MultiHeadAttention(
-            num_heads=self.num_heads,
-            key_dim=feature_size // self.num_heads,
-            dropout=self.dropout,
-            kernel_initializer=self._clone_initializer(),
-            name="self_attention",
-        )
+        self.self_attention = self._make_attention(feature_size)
         self.self_attention.build(input_shape, input_shape)
         self.attention_layer_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, name="attention_layer_norm"
@@ -145,6 +139,16 @@ class TransformerEncoderBlock(keras.layers.Layer):
         )
         self.built = True
 
+    def _make_attention(self, feature_size):
+        """The self-attention sublayer (a subclass may return another)."""
+        return keras.layers.MultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=feature_size // self.num_heads,
+            dropout=self.dropout,
+            kernel_initializer=self._clone_initializer(),
+            name="self_attention",
+        )
+
     def _clone_initializer(self):
         # A fresh instance per sublayer, so a seeded initializer does not
         # give every kernel the same values.
@@ -153,6 +157,13 @@ class TransformerEncoderBlock(keras.layers.Layer):
         )
 
     def call(self, frames, mask=None, training=None):
+        return self.forward(frames, mask=mask, training=training)
+
+    def forward(self, frames, mask=None, training=None, attend=None):
+        """The block, with `attend(x, attention_mask, training)` in place of
+        the self-attention when given (the cross-modal Transformer adds its
+        cross-modal logits there). `x` is the attention's input (after the
+        layer norm in pre-norm blocks), `attention_mask` [B, T, T] bool."""
         if mask is None:
             mask = layer_utils.all_valid_mask(frames)  # [B, T]
         mask = ops.cast(mask, "bool")
@@ -165,9 +176,12 @@ class TransformerEncoderBlock(keras.layers.Layer):
         residual = x
         if self.normalize_first:
             x = self.attention_layer_norm(x)
-        x = self.self_attention(
-            x, x, attention_mask=attention_mask, training=training
-        )  # [B, T, D]
+        if attend is None:
+            x = self.self_attention(
+                x, x, attention_mask=attention_mask, training=training
+            )  # [B, T, D]
+        else:
+            x = attend(x, attention_mask, training)  # [B, T, D]
         x = residual + self.attention_dropout(x, training=training)
         if not self.normalize_first:
             x = self.attention_layer_norm(x)
@@ -202,6 +216,68 @@ class TransformerEncoderBlock(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="yt8m")
+class TemporalCoherenceEncoderBlock(TransformerEncoderBlock):
+    """`TransformerEncoderBlock` whose attention applies temporal coherence
+    to its keys and values (TC-TM, the temporal-coherence paper's Figure 8).
+
+    The self-attention is `TemporalCoherenceAttention`: after the K and V
+    projections, `K' = TC_K(K)` and `V' = TC_V(V)` over the valid frames
+    (two `TemporalCoherence` layers, kernels shared across heads and
+    dimensions), then `softmax(Q K'^T / sqrt(d_k)) V'`. Everything else is
+    the parent block.
+
+    Args:
+      coherence_kernel_size, coherence_num_feature_maps, coherence_mode:
+        the `TemporalCoherence` arguments (kernel_size, num_feature_maps,
+        mode).
+      The others: as `TransformerEncoderBlock`.
+    """
+
+    def __init__(self, num_heads, intermediate_dim, coherence_kernel_size=5,
+                 coherence_num_feature_maps=4, coherence_mode="conv", **kwargs):
+        super().__init__(num_heads, intermediate_dim, **kwargs)
+        from yt8m.layers.temporal_coherence import TemporalCoherence
+
+        # Checks the arguments now (a ValueError naming the argument).
+        try:
+            TemporalCoherence(coherence_kernel_size,
+                              coherence_num_feature_maps, coherence_mode)
+        except ValueError as error:
+            raise ValueError(str(error).replace(
+                "argument `", "argument `coherence_")) from None
+        self.coherence_kernel_size = int(coherence_kernel_size)
+        self.coherence_num_feature_maps = int(coherence_num_feature_maps)
+        self.coherence_mode = coherence_mode
+
+    def _make_attention(self, feature_size):
+        from yt8m.layers.temporal_coherence_attention import (
+            TemporalCoherenceAttention,
+        )
+
+        return TemporalCoherenceAttention(
+            num_heads=self.num_heads,
+            key_dim=feature_size // self.num_heads,
+            dropout=self.dropout,
+            kernel_initializer=self._clone_initializer(),
+            coherence_kernel_size=self.coherence_kernel_size,
+            coherence_num_feature_maps=self.coherence_num_feature_maps,
+            coherence_mode=self.coherence_mode,
+            name="self_attention",
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "coherence_kernel_size": self.coherence_kernel_size,
+                "coherence_num_feature_maps": self.coherence_num_feature_maps,
+                "coherence_mode": self.coherence_mode,
             }
         )
         return config

@@ -6,14 +6,18 @@ it here.
 """
 
 from yt8m.models import base
+from yt8m.models import correlation_tower  # noqa: F401
+from yt8m.models import cross_modal  # noqa: F401
 from yt8m.models import dbof  # noqa: F401
 from yt8m.models import frame_level_logistic  # noqa: F401
 from yt8m.models import logistic  # noqa: F401
 from yt8m.models import lstm  # noqa: F401
+from yt8m.models import mfb  # noqa: F401
 from yt8m.models import moe  # noqa: F401
 from yt8m.models import netvlad  # noqa: F401
 from yt8m.models import nextvlad  # noqa: F401
 from yt8m.models import rnn_attention  # noqa: F401
+from yt8m.models import temporal_coherence  # noqa: F401
 from yt8m.models import transformer  # noqa: F401
 from yt8m.registry import get_model_class
 from yt8m.registry import list_models

@@ -24,7 +24,8 @@ Three hooks let a model be more than "frames in, label probabilities out"
 `FrameLevelModel` is the template of the frame-level families: inputs ->
 L2-normalised frames and mask -> `prepare_frames` -> per tower
 (`towers_inputs`: one over [rgb; audio] or one per modality)
-`encode_frames` -> `refine_frames` -> `pool_frames` -> `fuse_towers` ->
+`encode_frames` -> `refine_frames` -> `pool_frames` (or `pool_towers`,
+jointly) -> `fuse_towers` ->
 `embed` -> `classify` (the head, declared once). A family overrides the
 stages it has; an inserted stage (e.g. temporal coherence) is a mixin that
 overrides one hook and calls `super()`.
@@ -292,7 +293,8 @@ def build_submodel(spec_dict, name, trainable):
 
 
 class VideoLevelModel(YT8MModel):
-    """Template of the video-level models: L2-normalised input -> classify.
+    """Template of the video-level models: L2-normalised input ->
+    `embed_features` (identity by default) -> classify.
 
     Inputs: {"video_matrix": [B, sum(feature_sizes)]}.
     Returns: probabilities [B, C].
@@ -307,10 +309,16 @@ class VideoLevelModel(YT8MModel):
         # === Functional Model ===
         inputs = video_level_inputs(feature_sizes)
         x = L2Normalization(name="l2_normalize")(inputs["video_matrix"])
+        x = self.embed_features(x, feature_sizes, hp)  # [B, D]
         outputs = self.classify(x, num_classes, hp)  # [B, C]
         super().__init__(inputs=inputs, outputs=outputs, **keras_kwargs)
         # === Config ===
         self._store_config(num_classes, feature_sizes, None, hp)
+
+    def embed_features(self, video, feature_sizes, hp):
+        """L2-normalised features [B, sum(feature_sizes)] -> the head's
+        input; default identity (e.g. MFBVideoModel fuses the modalities)."""
+        return video
 
     def classify(self, video, num_classes, hp):
         raise NotImplementedError(f"{type(self).__name__}.classify")
@@ -345,11 +353,12 @@ class FrameLevelModel(YT8MModel):
         inputs = frame_level_inputs(feature_sizes, max_frames)
         frames, mask = normalized_frames(inputs)  # [B, T, F], [B, T]
         frames, mask = self.prepare_frames(frames, mask, inputs, hp)
-        towers = []
+        encoded = []
         for tower, x in self.split_towers(frames, feature_sizes, hp):
             x, tower_mask = self.encode_frames(tower, x, mask, hp)
             x = self.refine_frames(tower, x, tower_mask, hp)
-            towers.append(self.pool_frames(tower, x, tower_mask, hp))
+            encoded.append((tower, x, tower_mask))
+        towers = self.pool_towers(encoded, inputs, hp)  # [[B, D_m]]
         video = self.fuse_towers(towers, hp)  # [B, D]
         video = self.embed(video, inputs, hp)  # [B, D']
         outputs = self.classify(video, num_classes, hp)  # [B, C]
@@ -379,6 +388,11 @@ class FrameLevelModel(YT8MModel):
     def refine_frames(self, tower, frames, mask, hp):
         """A per-frame stage between the encoder and the pooling."""
         return frames
+
+    def pool_towers(self, encoded, inputs, hp):
+        """[(tower, frames, mask)] -> [vector per tower]; default: each
+        tower's `pool_frames`. Cross-modal models pool the towers jointly."""
+        return [self.pool_frames(t, x, m, hp) for t, x, m in encoded]
 
     def pool_frames(self, tower, frames, mask, hp):
         """Frames -> one vector per video [B, D]."""

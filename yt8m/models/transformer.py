@@ -99,6 +99,23 @@ class TransformerModel(base.FrameLevelModel):
             )
 
     def encode_frames(self, tower, frames, mask, hp):
+        x, mask = self.embed_frames(tower, frames, mask, hp)
+        for layer_index in range(hp.transformer_layers):
+            x = self.encoder_block(tower, layer_index, hp)(
+                x, mask=mask
+            )  # [B, T(+1), d]
+        return self.final_norm(tower, x, hp), mask
+
+    def final_norm(self, tower, x, hp):
+        """The pre-norm stack's last LayerNorm (identity for post-norm)."""
+        if hp.transformer_pre_norm:
+            x = keras.layers.LayerNormalization(
+                epsilon=1e-5, name=f"{tower}_final_norm"
+            )(x)
+        return x
+
+    def embed_frames(self, tower, frames, mask, hp):
+        """Projection, norm, positions, class token -> (x [B, T', d], mask)."""
         x = keras.layers.Dense(
             hp.transformer_hidden_size, name=f"{tower}_projection"
         )(frames)  # [B, T, d]
@@ -112,14 +129,6 @@ class TransformerModel(base.FrameLevelModel):
         if hp.transformer_pooling == "cls":
             x = ClassToken(name=f"{tower}_cls")(x, mask=mask)
             mask = ClassTokenMask(name=f"{tower}_cls_mask")(mask)  # [B, T+1]
-        for layer_index in range(hp.transformer_layers):
-            x = self.encoder_block(tower, layer_index, hp)(
-                x, mask=mask
-            )  # [B, T(+1), d]
-        if hp.transformer_pre_norm:
-            x = keras.layers.LayerNormalization(
-                epsilon=1e-5, name=f"{tower}_final_norm"
-            )(x)
         return x, mask
 
     def encoder_block(self, tower, layer_index, hp):
