@@ -30,13 +30,8 @@ import tensorflow as tf  # noqa: E402
 from yt8m import losses  # noqa: E402
 from yt8m import models  # noqa: E402
 from yt8m.training import optimizers  # noqa: E402
+from yt8m.models.temporal_coherence import PAPER_PAIRS as PAIRS  # noqa: E402
 
-PAIRS = [
-    ("RNN-Attn", "BiGRUAttentionModel", "TC-RNN", "TCRNNModel"),
-    ("NetV", "NetVLADModelLF", "TC-NetV", "TCNetVLADModel"),
-    ("TM", "TransformerModel", "TC-TM", "TCTransformerModel"),
-    ("Base-Ens", "BaseEnsembleModel", "TC-Ens", "TCEnsembleModel"),
-]
 SIZES = {
     "rnn_cells": 128, "rnn_layers": 1, "attention_size": 64,
     "netvlad_cluster_size": 32, "netvlad_hidden_size": 256,

@@ -33,13 +33,8 @@ from yt8m import config as config_lib  # noqa: E402
 from yt8m import evaluation  # noqa: E402
 from yt8m import models  # noqa: E402
 from yt8m.training import loop  # noqa: E402
+from yt8m.models.temporal_coherence import PAPER_PAIRS as PAIRS  # noqa: E402
 
-PAIRS = [
-    ("RNN-Attn", "BiGRUAttentionModel", "TC-RNN", "TCRNNModel"),
-    ("NetV", "NetVLADModelLF", "TC-NetV", "TCNetVLADModel"),
-    ("TM", "TransformerModel", "TC-TM", "TCTransformerModel"),
-    ("Base-Ens", "BaseEnsembleModel", "TC-Ens", "TCEnsembleModel"),
-]
 # Small fixed sizes (not the paper's; see docs/temporal_coherence.md).
 SIZES = {
     "rnn_cells": 32, "rnn_layers": 1, "attention_size": 32,

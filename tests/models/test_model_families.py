@@ -292,3 +292,12 @@ def test_projection_needs_two_modalities():
     with pytest.raises(ValueError, match="rnn_fusion"):
         make_model("BiGRUAttentionModel", feature_sizes=[12],
                    rnn_fusion="projection")
+
+
+def test_rnn_projection_fusion_needs_two_modalities():
+    with pytest.raises(ValueError, match="rnn_fusion='projection'.*needs two "
+                       r"modalities.*Received: feature_sizes=\[8\]"):
+        build_model("BiGRUAttentionModel", num_classes=4,
+                    feature_sizes=[8], max_frames=5, rnn_cells=4,
+                    rnn_layers=1, attention_size=2,
+                    rnn_fusion="projection", rnn_fusion_size=3)

@@ -137,6 +137,18 @@ def video_level_classifier(model_name, num_classes, **hparams):
     return build_classifier(model_name, num_classes, **hparams)
 
 
+def classifier_head(hp, num_classes):
+    """The head layer from a namespace holding `HEAD_HPARAMS` (the one
+    place a model's head is built from its hyperparameters)."""
+    return video_level_classifier(
+        hp.video_level_classifier_model,
+        num_classes,
+        moe_num_mixtures=hp.moe_num_mixtures,
+        moe_l2=hp.moe_l2,
+        l2_penalty=hp.l2_penalty,
+    )
+
+
 def select_model_inputs(model, batch):
     """The entries of a reader batch dict that `model` takes as inputs."""
     return {name: batch[name] for name in model.input}
@@ -306,6 +318,7 @@ class VideoLevelModel(YT8MModel):
         hp, keras_kwargs = self.split_arguments(kwargs)
         check_positive_int("num_classes", num_classes)
         feature_sizes = check_feature_sizes(feature_sizes)
+        hp.num_classes = num_classes  # for stages that size by C
         # === Functional Model ===
         inputs = video_level_inputs(feature_sizes)
         x = L2Normalization(name="l2_normalize")(inputs["video_matrix"])
@@ -344,6 +357,7 @@ class FrameLevelModel(YT8MModel):
         feature_sizes = check_frame_level_arguments(
             num_classes, feature_sizes, max_frames
         )
+        hp.num_classes = num_classes  # for stages that size by C
         if hasattr(hp, "fusion"):
             if hp.fusion is None:
                 hp.fusion = self.default_fusion
@@ -414,10 +428,4 @@ class FrameLevelModel(YT8MModel):
 
     def classify(self, video, num_classes, hp):
         """The `video_level_classifier_model` head -> probabilities [B, C]."""
-        return video_level_classifier(
-            hp.video_level_classifier_model,
-            num_classes,
-            moe_num_mixtures=hp.moe_num_mixtures,
-            moe_l2=hp.moe_l2,
-            l2_penalty=hp.l2_penalty,
-        )(video)
+        return classifier_head(hp, num_classes)(video)

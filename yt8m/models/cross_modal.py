@@ -78,11 +78,7 @@ class CrossModalMixin:
     def check_hparams(self, hp, feature_sizes):
         super().check_hparams(hp, feature_sizes)
         name = type(self).__name__
-        if len(feature_sizes) < 2:
-            raise ValueError(
-                f"{name} needs two modalities: expected feature_sizes for "
-                f"rgb and audio (e.g. 1024,128). Received: {feature_sizes}"
-            )
+        fusion_lib.check_two_modalities(feature_sizes, name)
         if hp.fusion != "late":
             raise ValueError(
                 f"Invalid value for argument `fusion` of {name}: the "

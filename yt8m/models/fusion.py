@@ -46,6 +46,17 @@ def modality_names(feature_sizes):
     return ["rgb", "audio"][: len(modality_sizes(feature_sizes))]
 
 
+def check_two_modalities(feature_sizes, what):
+    """Refuses a single feature where `what` (a model or an argument value,
+    e.g. "CrossModalNetVLAD" or "mfb_fusion='mfb'") needs rgb and audio."""
+    if len(feature_sizes) < 2:
+        raise ValueError(
+            f"{what} needs two modalities. Invalid value for argument "
+            "`feature_sizes`: expected sizes for rgb and audio (e.g. "
+            f"1024,128). Received: feature_sizes={list(feature_sizes)}"
+        )
+
+
 def check_fusion(fusion):
     return layer_utils.check_choice("fusion", fusion, FUSION_MODES)
 

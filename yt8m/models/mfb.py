@@ -44,7 +44,6 @@ from yt8m.hparams import HParam
 from yt8m.hparams import declare
 from yt8m.layers.dbof import DbofCluster
 from yt8m.layers.frame_pooling import FramePooling
-from yt8m.layers.frame_sampling import FrameSampling
 from yt8m.layers.mfb_fusion import MFB_NORMALIZATIONS
 from yt8m.layers.mfb_fusion import MFBFusion
 from yt8m.layers.netvlad import NetVLAD
@@ -52,6 +51,7 @@ from yt8m.layers.slim import slim_batch_normalization
 from yt8m.models import base
 from yt8m.models import fusion as fusion_lib
 from yt8m.models.dbof import DBOF_HPARAMS
+from yt8m.models.dbof import DbofModel
 from yt8m.models.netvlad import NetVLADModelLF
 from yt8m.models.stages import ITERATIONS
 from yt8m.registry import register_model
@@ -96,13 +96,10 @@ _NETVLAD = NetVLADModelLF.hparam_declarations()
 
 def check_modalities(hp, feature_sizes):
     """Fusions of two modalities need two features (rgb first, audio)."""
-    if hp.mfb_fusion != "video_only" and len(feature_sizes) < 2:
-        raise ValueError(
-            f"Invalid value for argument `mfb_fusion`: expected video_only "
-            f"with a single feature (feature_sizes={list(feature_sizes)}); "
-            f"{hp.mfb_fusion} needs rgb and audio. "
-            f"Received: mfb_fusion={hp.mfb_fusion!r}"
-        )
+    if hp.mfb_fusion != "video_only":
+        fusion_lib.check_two_modalities(
+            feature_sizes, f"mfb_fusion={hp.mfb_fusion!r} (all but "
+            "video_only)")
 
 
 def used_modalities(fusion):
@@ -118,11 +115,7 @@ def head_parameter_line(hp, num_classes):
     input width D (measured by building the head at D = 1 and 2)."""
     counts = []
     for width in (1, 2):
-        head = base.video_level_classifier(
-            hp.video_level_classifier_model, num_classes,
-            moe_num_mixtures=hp.moe_num_mixtures, moe_l2=hp.moe_l2,
-            l2_penalty=hp.l2_penalty,
-        )
+        head = base.classifier_head(hp, num_classes)
         head.build((None, width))
         counts.append(head.count_params())
     return counts[0] - (counts[1] - counts[0]), counts[1] - counts[0]
@@ -244,18 +237,11 @@ class MFBModel(base.FrameLevelModel):
     def prepare_frames(self, frames, mask, inputs, hp):
         if hp.mfb_aggregation == "avgpooling":
             return frames, mask
-        frames = FrameSampling(
-            hp.iterations,
-            method=(
-                "random_frames" if hp.sample_random_frames
-                else "random_sequence"
-            ),
-            sample_at_eval=hp.dbof_sample_at_eval,
-            name="frame_sampling",
-        )(frames, inputs["num_frames"])  # [B, S, F], all valid
+        # DbofModel's sampling stage, for both frame-sampling aggregations.
+        frames, mask = DbofModel.prepare_frames(self, frames, mask, inputs, hp)
         if hp.mfb_aggregation == "netvlad" and hp.netvlad_add_batch_norm:
             frames = slim_batch_normalization("input_bn")(frames)
-        return frames, None
+        return frames, mask
 
     def split_towers(self, frames, feature_sizes, hp):
         wanted = used_modalities(hp.mfb_fusion)
@@ -286,23 +272,15 @@ class MFBModel(base.FrameLevelModel):
             return FramePooling(
                 hp.dbof_pooling_method, name=f"{tower}_dbof_pooling"
             )(frames, mask=mask)  # [B, K]
-        clusters = hp.netvlad_cluster_size
-        if tower == "audio":
-            clusters = max(clusters // 2, 1)
         return NetVLAD(
-            clusters,
+            NetVLADModelLF.netvlad_clusters(self, tower, hp),
             add_batch_norm=hp.netvlad_add_batch_norm,
             name=f"{tower}_netvlad",
         )(frames, mask=mask)  # [B, D_m * K_m]
 
     def fuse_towers(self, towers, hp):
-        return fuse(dict(zip(hp.mfb_towers, towers)), hp,
-                    self._mfb_num_classes)
-
-    def __init__(self, num_classes, feature_sizes, max_frames=300, **kwargs):
         # fc_concat's width depends on the head's size, i.e. on C.
-        self._mfb_num_classes = num_classes
-        super().__init__(num_classes, feature_sizes, max_frames, **kwargs)
+        return fuse(dict(zip(hp.mfb_towers, towers)), hp, hp.num_classes)
 
     def _store_config(self, num_classes, feature_sizes, max_frames, hp):
         super()._store_config(num_classes, feature_sizes, max_frames, hp)
@@ -333,20 +311,10 @@ class MFBVideoModel(base.VideoLevelModel):
             for name, x in fusion_lib.split_modalities(video, feature_sizes)
             if name in wanted
         }
-        return fuse(towers, hp, self._mfb_num_classes)
-
-    def __init__(self, num_classes, feature_sizes, **kwargs):
-        self._mfb_num_classes = num_classes  # see MFBModel.__init__
-        super().__init__(num_classes, feature_sizes, **kwargs)
+        return fuse(towers, hp, hp.num_classes)
 
     def classify(self, video, num_classes, hp):
-        return base.video_level_classifier(
-            hp.video_level_classifier_model,
-            num_classes,
-            moe_num_mixtures=hp.moe_num_mixtures,
-            moe_l2=hp.moe_l2,
-            l2_penalty=hp.l2_penalty,
-        )(video)
+        return base.classifier_head(hp, num_classes)(video)
 
     def _store_config(self, num_classes, feature_sizes, max_frames, hp):
         super()._store_config(num_classes, feature_sizes, max_frames, hp)

@@ -23,6 +23,7 @@ from yt8m.layers.projection_fusion import ProjectionFusion
 from yt8m.hparams import HParam
 from yt8m.hparams import declare
 from yt8m.models import base
+from yt8m.models import fusion as fusion_lib
 from yt8m.models.fusion import FUSION
 from yt8m.models.fusion import LATE_FUSION_HIDDEN_SIZE
 from yt8m.models.stages import ATTENTION_HEADS
@@ -99,12 +100,10 @@ class _BiRNNAttentionModel(base.FrameLevelModel):
                 "one tower, so it needs fusion='early' (late fusion has a "
                 "tower per modality). Received: fusion='late'."
             )
-        if hp.rnn_fusion == "projection" and len(feature_sizes) < 2:
-            raise ValueError(
-                "Invalid value for argument `rnn_fusion`: 'projection' "
-                "aligns rgb with audio and needs at least two features. "
-                f"Received: feature_sizes={feature_sizes}"
-            )
+        if hp.rnn_fusion == "projection":
+            fusion_lib.check_two_modalities(
+                feature_sizes, "rnn_fusion='projection' (it aligns rgb with "
+                "audio)")
         # The projection split point (rgb size) for ProjectionFusion.
         hp.rgb_size = feature_sizes[0]
 

@@ -291,3 +291,13 @@ class TCEnsembleModel(BaseEnsembleModel):
 
     def encoder_block(self, tower, layer_index, hp):
         return coherent_encoder_block(hp, tower, layer_index)
+
+
+# The rows of the paper's Tables 1 and 2: (baseline label, baseline model,
+# TC label, TC model). Shared by bench/bench_tc.py and experiments/tc/.
+PAPER_PAIRS = (
+    ("RNN-Attn", "BiGRUAttentionModel", "TC-RNN", "TCRNNModel"),
+    ("NetV", "NetVLADModelLF", "TC-NetV", "TCNetVLADModel"),
+    ("TM", "TransformerModel", "TC-TM", "TCTransformerModel"),
+    ("Base-Ens", "BaseEnsembleModel", "TC-Ens", "TCEnsembleModel"),
+)
