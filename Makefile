@@ -8,6 +8,9 @@ EXTRAS := $(if $(filter gpu,$(DEVICE)),test$(comma)gpu,test)
 comma := ,
 STAMP := $(VENV)/.installed-$(DEVICE)
 DEMO_DIR ?= /tmp/yt8m_demo
+# Test processes (pytest-xdist): the suite is mostly single-threaded Python
+# (graph tracing, subprocess start-up), so two workers use both CI cores.
+TEST_WORKERS ?= 2
 
 .PHONY: install test demo bench clean
 
@@ -26,7 +29,7 @@ $(STAMP): setup.py
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist=worksteal tests
 
 demo: $(STAMP)
 	bash scripts/demo.sh $(PY) $(DEMO_DIR)

@@ -42,7 +42,7 @@ setuptools.setup(
         "matplotlib>=3.8,<4",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7"],
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "hypothesis>=6.100,<7"],
         "gpu": [f"tensorflow[and-cuda]{TENSORFLOW}"],
     },
     entry_points={
