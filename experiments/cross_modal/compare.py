@@ -133,7 +133,16 @@ def main():
     parser.add_argument("--families", default="NV,TM")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--tower_steps", type=int, default=400)
+    # The tower's own budget. The real-data defaults are the video-level
+    # tower's settings (experiments/cross_modal/correlation_tower_real.json:
+    # batch 128, lr 0.001, 2 x 256 hidden, ~10 epochs of the training
+    # split); at 400 steps of batch 32 the frame-level tower had not left
+    # the all-positive start (accuracy 0.5).
+    parser.add_argument("--tower_steps", type=int, default=1300)
+    parser.add_argument("--tower_batch_size", type=int, default=128)
+    parser.add_argument("--tower_learning_rate", type=float, default=0.001)
+    parser.add_argument("--tower_hidden_size", type=int, default=256)
+    parser.add_argument("--tower_layers", type=int, default=2)
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--learning_rate", type=float, default=0.002)
     args = parser.parse_args()
@@ -151,7 +160,12 @@ def main():
              f"--train_data_pattern={data['train']}",
              f"--train_dir={tower_dir}", f"--taxonomy_file={data['taxonomy']}",
              f"--max_steps={args.tower_steps}", "--shuffle_seed=0",
-             *data["features"], *budget], log)
+             *data["features"], *budget,
+             f"--batch_size={args.tower_batch_size}",
+             f"--base_learning_rate={args.tower_learning_rate}",
+             "--learning_rate_decay=1.0",
+             f"--tower_hidden_size={args.tower_hidden_size}",
+             f"--tower_layers={args.tower_layers}"], log)
         run(["eval.py", f"--train_dir={tower_dir}",
              f"--eval_data_pattern={data['validate']}", "--run_once"], log)
     with open(os.path.join(tower_dir, "eval", "eval_results.json")) as f:
