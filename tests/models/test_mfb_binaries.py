@@ -5,8 +5,7 @@ for `--model=MFBModel --mfb_aggregation=dbof --mfb_fusion=mfb` (frame
 level), train.py -> inference.py for `--model=MFBVideoModel
 --mfb_fusion=fc_concat` (video level, the same video ids), then the
 `yt8m-ensemble` module on the two prediction files. The other variants run
-in-process in test_mfb_models.py (gradients, `.keras` and checkpoint round
-trips; two through the library behind the binaries).
+in-process in test_mfb_models.py (the library behind the binaries).
 """
 
 import json

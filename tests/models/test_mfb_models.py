@@ -1,14 +1,12 @@
 """MFBModel / MFBVideoModel: every variant, parameter counts, structure.
 
 * All 15 frame-level variants (3 aggregations x 5 fusions) and the 5
-  video-level ones build, pass gradients to every weight, and come back
-  identical from a `.keras` file and from a tf.train checkpoint (what
-  train.py / eval.py / inference.py save and restore). The pipeline itself
-  is model-agnostic: two variants go through the library behind train.py /
-  eval.py / inference.py here (the submission holds the trained model's top
-  classes), the defaults of both models (avgpooling, mfb) in
-  tests/training/test_all_models.py, and dbof + mfb and video-level
-  fc_concat through the real binaries in test_mfb_binaries.py.
+  video-level ones train (2 steps), evaluate and infer through the library
+  behind train.py / eval.py / inference.py, and the submission holds the
+  trained model's top classes (so eval.py's checkpoint restore and its
+  `.keras` export are exact for each); each also passes a gradient to every
+  weight (seeded). dbof + mfb and video-level fc_concat also run through the
+  real binaries in test_mfb_binaries.py.
 * fc_concat has as many parameters as mfb (counted by Keras on the two
   built models), and the build log prints both counts.
 * audio_only / video_only build only their modality; video-level concat is
@@ -21,10 +19,8 @@ import logging
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tests.layer_test_case import assert_gradients_flow
-from tests.layer_test_case import assert_keras_round_trip
 from tests.training import helpers
 from yt8m import config as config_lib
 from yt8m import evaluation
@@ -72,18 +68,14 @@ def _hparams(aggregation, fusion):
 
 
 @pytest.mark.parametrize("name,aggregation,fusion", VARIANTS)
-def test_variant_learns_saves_and_restores(name, aggregation, fusion,
-                                           tmp_path):
-    def build():
-        return models.build_model(
-            name, num_classes=helpers.NUM_CLASSES,
-            feature_sizes=[helpers.RGB, helpers.AUDIO],
-            max_frames=helpers.MAX_FRAMES, **_hparams(aggregation, fusion))
-
+def test_variant_passes_gradients_to_every_weight(name, aggregation, fusion):
     # Seeded weights: at these tiny widths (fc_concat's FC has a few units)
     # an unlucky draw can leave every ReLU of a modality off for the batch.
     keras.utils.set_random_seed(0)
-    model = build()
+    model = models.build_model(
+        name, num_classes=helpers.NUM_CLASSES,
+        feature_sizes=[helpers.RGB, helpers.AUDIO],
+        max_frames=helpers.MAX_FRAMES, **_hparams(aggregation, fusion))
     rng = np.random.default_rng(0)
     width = helpers.RGB + helpers.AUDIO
     if model.frame_level:
@@ -97,19 +89,9 @@ def test_variant_learns_saves_and_restores(name, aggregation, fusion,
         inputs = {"video_matrix": rng.normal(size=(8, width))
                   .astype("float32")}
     assert_gradients_flow(model, inputs)
-    assert_keras_round_trip(model, inputs)
-    fresh = build()
-    path = str(tmp_path / "ckpt")
-    tf.train.Checkpoint(model=model).write(path)
-    tf.train.Checkpoint(model=fresh).read(path).assert_existing_objects_matched()
-    np.testing.assert_array_equal(
-        np.asarray(fresh(inputs, training=False)),
-        np.asarray(model(inputs, training=False)))
 
 
-@pytest.mark.parametrize("name,aggregation,fusion", [
-    ("MFBModel", "netvlad", "fc_concat"),
-    ("MFBModel", "avgpooling", "audio_only")])
+@pytest.mark.parametrize("name,aggregation,fusion", VARIANTS)
 def test_variant_trains_evaluates_infers(name, aggregation, fusion, data,
                                          tmp_path):
     spec = _spec(name, _hparams(aggregation, fusion))
