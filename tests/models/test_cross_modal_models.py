@@ -110,3 +110,40 @@ def test_clear_errors():
     assert cls.requires_correlation_tower({})
     assert cls.requires_correlation_tower({"cross_modal_mode": "gate"})
     assert not cls.requires_correlation_tower({"cross_modal_mode": "none"})
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize("mode,extra", [
+    ("none", {}), ("gate", {"cross_modal_hard_gate": True})])
+def test_saved_model_export_serves_every_mode(name, mode, extra, tmp_path):
+    # concat (the default) is exported for every model in
+    # tests/training/test_all_models.py; here the other modes, with the
+    # paper's hard 0/1 gate at inference.
+    import tensorflow as tf
+
+    from yt8m import config as config_lib
+    from yt8m.data import writers
+    from yt8m.export import export_saved_model
+    from yt8m.readers import model_inputs
+
+    model = build(name, mode, **extra)
+    spec = config_lib.ModelSpec(
+        model=name, feature_names=["rgb", "audio"],
+        feature_sizes=[RGB, AUDIO], frame_features=True, num_classes=C,
+        max_frames=T, model_hparams=dict(model.hparams))
+    reader = model_inputs.make_reader(spec)
+    rng = np.random.default_rng(1)
+    records = [writers.make_frame_example(
+        f"v{i}", [0], {"rgb": rng.integers(0, 256, (n, RGB), np.uint8),
+                       "audio": rng.integers(0, 256, (n, AUDIO), np.uint8)},
+    ).SerializeToString() for i, n in enumerate((7, 3, 1))]
+    path = export_saved_model(model, reader, str(tmp_path / "export"))
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    out = served(example_bytes=tf.constant(records))
+    parsed = reader.parse_serialized(tf.constant(records))
+    expected = keras.ops.convert_to_numpy(model(
+        {"video_matrix": parsed["video_matrix"],
+         "num_frames": parsed["num_frames"]}, training=False))
+    np.testing.assert_allclose(out["predictions"].numpy(),
+                               -np.sort(-expected, axis=1),
+                               rtol=1e-5, atol=1e-6)

@@ -1,4 +1,5 @@
-"""Every registered model: reachable by flags, trains, evaluates, infers.
+"""Every registered model: reachable by flags, trains, evaluates, infers,
+exports a SavedModel that serves its scores, and round-trips a `.tgz`.
 
 The binaries are thin (flags -> config -> these library calls; two models go
 through the real binaries in test_end_to_end.py), so this runs the library
@@ -6,10 +7,12 @@ path in-process for every model in the registry, with tiny hyperparameters.
 """
 
 import csv
+import glob
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.training import helpers
 from yt8m import config as config_lib
@@ -17,6 +20,7 @@ from yt8m import evaluation
 from yt8m import inference
 from yt8m import models
 from yt8m import readers
+from yt8m.export import export_saved_model
 from yt8m.models.cross_modal import correlation_tower_spec
 from yt8m.readers import model_inputs
 from yt8m.training import loop
@@ -112,6 +116,29 @@ def test_train_eval_infer_reload(name, data, tmp_path):
         evaluation.inference_model_path(train_dir))
     np.testing.assert_allclose(
         np.asarray(reloaded(features, training=False)), direct,
+        rtol=0, atol=1e-6)
+
+    # The SavedModel export (train.py's periodic export) serves the model's
+    # top-k scores from serialized records.
+    records = [r.numpy() for f in sorted(glob.glob(pattern))
+               for r in tf.data.TFRecordDataset(f)]
+    path = export_saved_model(trained, model_inputs.make_reader(spec),
+                              str(tmp_path / "export"))
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    out = served(example_bytes=tf.constant(records))
+    k = min(20, direct.shape[1])
+    np.testing.assert_allclose(
+        out["predictions"].numpy(), -np.sort(-direct, axis=1)[:, :k],
+        rtol=1e-5, atol=1e-6)
+    # The .tgz inference.py writes (--output_model_tgz) loads back (as
+    # --input_model_tgz does) to the same model.
+    tgz = str(tmp_path / "model.tgz")
+    inference.write_model_tgz(reloaded, spec, tgz)
+    unpacked, unpacked_spec = inference.load_inference_model(
+        input_model_tgz=tgz, untar_model_dir=str(tmp_path / "untar"))
+    assert unpacked_spec == spec
+    np.testing.assert_allclose(
+        np.asarray(unpacked(features, training=False)), direct,
         rtol=0, atol=1e-6)
 
     if own_objective:
