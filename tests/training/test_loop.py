@@ -270,3 +270,32 @@ def test_export_video_level_model(tmp_path):
     out = serve(example_bytes=tf.constant(records))
     assert [v.decode() for v in out["video_id"].numpy()] == ["v0", "v1"]
     assert out["class_indexes"].shape == (2, min(20, helpers.NUM_CLASSES))
+
+
+def test_a_diverging_loss_stops_at_its_first_step_between_log_steps(tmp_path):
+    """The host reads losses only on log / checkpoint steps, but every
+    step's loss is checked: the error names the first non-finite step, the
+    same as when every step is a log step, and no checkpoint is written at
+    or after it."""
+    _, video = helpers.write_frame_and_video_shards(tmp_path / "d",
+                                                    num_videos=16)
+    spec = _spec("LogisticModel")
+    failures = {}
+    for log_every in (1, 1000):
+        train_dir = tmp_path / f"log{log_every}"
+        tf.keras.utils.set_random_seed(3)
+        # Adam moves each weight by ~lr per step: float32 overflows to inf
+        # after a few steps and the logits become inf - inf = nan.
+        with pytest.raises(FloatingPointError) as error:
+            loop.train(_cfg(train_dir, video, spec, max_steps=40,
+                            base_learning_rate=1e38,
+                            log_every_steps=log_every,
+                            save_checkpoint_steps=3, num_epochs=100))
+        message = str(error.value)
+        assert "the last good checkpoint is kept" in message
+        failed_at = int(message.split(" at step ")[1].split(";")[0])
+        failures[log_every] = failed_at
+        latest = checkpoints.latest_checkpoint(str(train_dir))
+        if latest:
+            assert int(latest.rsplit("-", 1)[1]) < failed_at
+    assert failures[1] == failures[1000] and failures[1] > 1

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from yt8m.training.optimizers import ExamplesStaircaseDecay
+from yt8m.training import optimizers
 from yt8m.training.optimizers import build_optimizer
 
 
@@ -121,3 +122,31 @@ def test_kwargs_override_tf1_defaults():
 def test_unknown_optimizer_lists_tf1_names():
     with pytest.raises(ValueError, match="AdamOptimizer"):
         build_optimizer("AdamOptimiser", 0.1)
+
+
+def test_skip_gradient_aggregation_applies_replica_gradients_unsummed():
+    # The training loop all-reduces gradients once itself; with the hook the
+    # optimizer must not sum them over replicas again. conftest.py splits
+    # the CPU into two logical devices.
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    moved = {}
+    for hooked in (False, True):
+        with strategy.scope():
+            variable = tf.Variable([0.0, 0.0])
+            optimizer = optimizers.build_optimizer(
+                "GradientDescentOptimizer", 1.0, clip_gradient_norm=0.0)
+            optimizer.build([variable])
+            if hooked:
+                assert optimizers.skip_gradient_aggregation(optimizer)
+
+        @tf.function
+        def step():
+            def replica_fn():
+                optimizer.apply_gradients(
+                    [(tf.constant([1.0, -2.0]), variable)])
+            strategy.run(replica_fn)
+
+        step()
+        moved[hooked] = variable.numpy()
+    np.testing.assert_allclose(moved[False], [-2.0, 4.0])  # summed: 2 x
+    np.testing.assert_allclose(moved[True], [-1.0, 2.0])   # as given

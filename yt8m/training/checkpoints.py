@@ -53,10 +53,14 @@ class Checkpointer:
         logging.info("Restored %s (step %d).", path, step)
         return step
 
-    def maybe_save(self, step, every_steps, every_secs):
+    def due(self, step, every_steps, every_secs):
+        """True if `maybe_save(step, ...)` would write a checkpoint now."""
         due_steps = every_steps and step - self._last_save_step >= every_steps
         due_secs = every_secs and time.time() - self._last_save_time >= every_secs
-        if due_steps or due_secs:
+        return bool(due_steps or due_secs)
+
+    def maybe_save(self, step, every_steps, every_secs):
+        if self.due(step, every_steps, every_secs):
             self.save(step)
 
     def save(self, step):

@@ -3,7 +3,7 @@
 Math (see docs/training.md):
   final_loss = label_loss + regularization_penalty * sum(model.losses)
   label_loss = mean over the GLOBAL batch of the per-example loss
-  gradients  = all-reduced over replicas, then clipped per variable
+  gradients  = all-reduced over replicas once, then clipped per variable
   lr         = base * decay ** floor(examples_seen / decay_examples)
 """
 
@@ -158,6 +158,9 @@ def train(cfg):
             cfg.optimizer, schedule, clip_gradient_norm=0.0
         )
         optimizer.build(model.trainable_variables)
+        # We all-reduce (and clip) the gradients ourselves; the optimizer
+        # then applies them as they are instead of summing them again.
+        optimizer_sums = not optimizers.skip_gradient_aggregation(optimizer)
         ckpt = checkpoints.Checkpointer(
             cfg.train_dir, model, optimizer, max_to_keep=cfg.max_to_keep,
             chief=chief,
@@ -182,7 +185,7 @@ def train(cfg):
         with tf.GradientTape() as tape:
             predictions = model(features, training=True)
             per_example = objective.per_example_loss(batch, predictions)
-            target_loss = _average_over_global_batch(per_example)
+            target_loss, local_n = _average_over_global_batch(per_example)
             regularization, auxiliary = model.split_losses()
             reg = tf.add_n(regularization) if regularization else 0.0
             reg_loss = tf.nn.scale_regularization_loss(reg)
@@ -201,17 +204,19 @@ def train(cfg):
         grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
         if clip > 0:
             grads = [tf.clip_by_norm(g, clip) for g in grads]
-        # The optimizer sums replica gradients again: hand it 1/N of each.
-        scale = 1.0 / ctx.num_replicas_in_sync
-        grads = [g * scale for g in grads]
+        if optimizer_sums:
+            # An optimizer that sums replica gradients again (a Keras without
+            # the hook of optimizers.skip_gradient_aggregation): 1/N each.
+            scale = 1.0 / ctx.num_replicas_in_sync
+            grads = [g * scale for g in grads]
         optimizer.apply_gradients(zip(grads, variables))
         host = {k: batch[k] for k in metric_keys}
-        return total, auxiliary, predictions, host
+        return total, auxiliary, predictions, host, local_n
 
     @tf.function
     def train_step(iterator):
         batch = next(iterator)
-        total, auxiliary, predictions, host = strategy.run(
+        total, auxiliary, predictions, host, local_n = strategy.run(
             replica_step, args=(batch,)
         )
         loss = strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None)
@@ -219,7 +224,9 @@ def train(cfg):
             k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
             for k, v in auxiliary.items()
         }
-        return loss, auxiliary, predictions, host
+        # Examples in this step over every replica of every worker.
+        count = strategy.reduce(tf.distribute.ReduceOp.SUM, local_n, axis=None)
+        return loss, auxiliary, predictions, host, count
 
     writer = tf.summary.create_file_writer(cfg.train_dir) if chief else None
     total_steps = cfg.max_steps
@@ -237,11 +244,30 @@ def train(cfg):
         exporter = PeriodicExporter(cfg.train_dir, model_spec, reader)
     loss_value = float("nan")
     stopped_by = "max_steps"
+    # Steps since the last host sync: (step, loss, example count) tensors.
+    # The host reads them (and predictions, labels) only on log, checkpoint
+    # and export steps and at the end, not every step; every loss is still
+    # checked before a checkpoint is written.
+    pending = []
+
+    def sync():
+        nonlocal examples, loss_value
+        for pending_step, pending_loss, count in pending:
+            value = float(pending_loss)
+            if not np.isfinite(value):
+                raise FloatingPointError(
+                    f"Loss became {value} at step {pending_step}; the last "
+                    f"good checkpoint is kept in {cfg.train_dir}."
+                )
+            examples += int(count)
+            loss_value = value
+        pending.clear()
+
     try:
         while cfg.max_steps is None or step < cfg.max_steps:
             try:
                 with readers.raise_data_errors():
-                    loss, auxiliary, predictions, host = train_step(
+                    loss, auxiliary, predictions, host, count = train_step(
                         iterator
                     )
             except (StopIteration, tf.errors.OutOfRangeError):
@@ -253,20 +279,21 @@ def train(cfg):
                 stopped_by = "end_of_data"
                 break
             step += 1
-            loss_value = float(loss)
-            if not np.isfinite(loss_value):
-                raise FloatingPointError(
-                    f"Loss became {loss_value} at step {step}; the last good "
-                    f"checkpoint is kept in {cfg.train_dir}."
-                )
-            preds = _local_concat(strategy, predictions)
-            examples += preds.shape[0] * _num_workers(strategy)
-            if step % cfg.log_every_steps == 0 or step == 1:
+            pending.append((step, loss, count))
+            log_now = step % cfg.log_every_steps == 0 or step == 1
+            save_now = ckpt.due(step, cfg.save_checkpoint_steps,
+                                cfg.save_checkpoint_secs)
+            export_now = (exporter is not None
+                          and step % cfg.export_model_steps == 0)
+            if log_now or save_now or export_now:
+                sync()
+            if log_now:
                 now = time.time()
                 eps = (examples - last_log_examples) / max(now - last_log_time,
                                                            1e-9)
                 last_log_time, last_log_examples = now, examples
                 lr = float(schedule(optimizer.iterations))
+                preds = _local_concat(strategy, predictions)
                 host_batch = {
                     k: _local_concat(strategy, v) for k, v in host.items()
                 }
@@ -274,10 +301,11 @@ def train(cfg):
                     step, loss_value, lr, eps, objective, host_batch, preds,
                     {k: float(v) for k, v in auxiliary.items()},
                 )
-            ckpt.maybe_save(step, cfg.save_checkpoint_steps,
-                            cfg.save_checkpoint_secs)
-            if exporter is not None and step % cfg.export_model_steps == 0:
+            if save_now:
+                ckpt.save(step)
+            if export_now:
                 exporter.export(model, step)
+        sync()
     finally:
         if exporter is not None:
             exporter.close()
@@ -304,11 +332,13 @@ def _average_over_global_batch(per_example):
 
     Each replica divides its sum by the global number of examples in this
     step (all-reduced), so the summed replica losses are the global mean.
+    Returns (that loss, this replica's example count).
     """
     ctx = tf.distribute.get_replica_context()
     local_n = tf.cast(tf.shape(per_example)[0], tf.float32)
     global_n = ctx.all_reduce(tf.distribute.ReduceOp.SUM, local_n)
-    return tf.reduce_sum(per_example) / tf.maximum(global_n, 1.0)
+    return (tf.reduce_sum(per_example) / tf.maximum(global_n, 1.0),
+            tf.cast(local_n, tf.int64))
 
 
 def _local_concat(strategy, value):
@@ -316,6 +346,3 @@ def _local_concat(strategy, value):
     return np.concatenate([p.numpy() for p in parts], axis=0)
 
 
-def _num_workers(strategy):
-    local = len(strategy.extended.worker_devices)
-    return max(1, strategy.num_replicas_in_sync // max(local, 1))

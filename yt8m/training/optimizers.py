@@ -146,3 +146,20 @@ def build_optimizer(name, learning_rate, clip_gradient_norm=1.0, **kwargs):
             ) from error
         arguments = dict(kwargs)
     return cls(learning_rate=learning_rate, clipnorm=clipnorm, **arguments)
+
+
+def skip_gradient_aggregation(optimizer):
+    """Makes `optimizer.apply_gradients` use the gradients as given, without
+    summing them over replicas (the training loop all-reduces and clips them
+    itself, once). Keras 3 always sums replica gradients in
+    `_all_reduce_sum_gradients`; this replaces that step on this instance.
+
+    Returns True if the hook is installed, False if this Keras has no such
+    step (then the caller must hand the optimizer 1/N of the summed
+    gradients, and each step all-reduces twice).
+    """
+    if not callable(getattr(optimizer, "_all_reduce_sum_gradients", None)):
+        return False
+    optimizer._all_reduce_sum_gradients = lambda grads_and_vars: list(
+        grads_and_vars)
+    return True
