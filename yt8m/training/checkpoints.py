@@ -28,6 +28,7 @@ class Checkpointer:
             objects["optimizer"] = optimizer
         self.checkpoint = tf.train.Checkpoint(**objects)
         self.chief = chief
+        self.train_dir = train_dir
         directory = train_dir
         if not chief:
             # Multi-worker: every worker must save, only the chief keeps it.
@@ -43,8 +44,13 @@ class Checkpointer:
         self._last_save_step = 0
 
     def restore_latest(self):
-        """Restores the newest checkpoint if any; returns its step (or 0)."""
-        path = self.manager.latest_checkpoint
+        """Restores the newest checkpoint if any; returns its step (or 0).
+
+        Every worker restores the chief's newest checkpoint in `train_dir`
+        (a non-chief's own directory is a scratch copy): restarted workers
+        then resume from the same step with the same weights.
+        """
+        path = tf.train.latest_checkpoint(self.train_dir)
         if not path:
             return 0
         self.checkpoint.restore(path).assert_existing_objects_matched()

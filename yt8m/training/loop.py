@@ -228,6 +228,20 @@ def train(cfg):
         count = strategy.reduce(tf.distribute.ReduceOp.SUM, local_n, axis=None)
         return loss, auxiliary, predictions, host, count
 
+    multi_worker = isinstance(strategy,
+                              tf.distribute.MultiWorkerMirroredStrategy)
+
+    @tf.function
+    def any_worker(flag):
+        flags = strategy.run(lambda: tf.identity(flag))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, flags, axis=None)
+
+    def workers_agree(flag):
+        """True if `flag` holds on any worker (every worker gets the same)."""
+        if not multi_worker:
+            return flag
+        return int(any_worker(tf.constant(int(flag), tf.int32))) > 0
+
     writer = tf.summary.create_file_writer(cfg.train_dir) if chief else None
     total_steps = cfg.max_steps
     log = _Logger(cfg, writer, total_steps)
@@ -281,8 +295,12 @@ def train(cfg):
             step += 1
             pending.append((step, loss, count))
             log_now = step % cfg.log_every_steps == 0 or step == 1
-            save_now = ckpt.due(step, cfg.save_checkpoint_steps,
-                                cfg.save_checkpoint_secs)
+            save_now = ckpt.due(step, cfg.save_checkpoint_steps, 0)
+            if log_now and not save_now and cfg.save_checkpoint_secs:
+                # Time-based saves are decided on log steps, and agreed by
+                # all workers: a save is a collective step for all of them.
+                save_now = workers_agree(ckpt.due(
+                    step, 0, cfg.save_checkpoint_secs))
             export_now = (exporter is not None
                           and step % cfg.export_model_steps == 0)
             if log_now or save_now or export_now:
