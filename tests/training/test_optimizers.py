@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from yt8m.training.optimizers import ExamplesStaircaseDecay
 from yt8m.training import optimizers
+from yt8m.training import strategy as strategy_lib
 from yt8m.training.optimizers import build_optimizer
 
 
@@ -127,8 +128,10 @@ def test_unknown_optimizer_lists_tf1_names():
 def test_skip_gradient_aggregation_applies_replica_gradients_unsummed():
     # The training loop all-reduces gradients once itself; with the hook the
     # optimizer must not sum them over replicas again. conftest.py splits
-    # the CPU into two logical devices.
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # the CPU into two logical devices. The loop's own (cached) strategy: a
+    # fresh MirroredStrategy's collective keys collide with earlier ones in
+    # the same process (see yt8m/training/strategy.py).
+    strategy = strategy_lib.get_strategy(devices=["/cpu:0", "/cpu:1"])
     moved = {}
     for hooked in (False, True):
         with strategy.scope():
