@@ -27,10 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from yt8m import losses  # noqa: E402
 from yt8m import models  # noqa: E402
-from yt8m.training import optimizers  # noqa: E402
 from yt8m.models.temporal_coherence import PAPER_PAIRS as PAIRS  # noqa: E402
+from bench_train import make_train_step  # noqa: E402  (same folder)
 
 SIZES = {
     "rnn_cells": 128, "rnn_layers": 1, "attention_size": 64,
@@ -40,22 +39,6 @@ SIZES = {
     "late_fusion_hidden_size": 256, "moe_num_mixtures": 2,
     "tc_kernel_size": 5, "tc_num_feature_maps": 4,
 }
-
-
-def make_step(model, features, labels):
-    loss_fn = losses.get_loss("CrossEntropyLoss")
-    optimizer = optimizers.build_optimizer("AdamOptimizer", 1e-3, 1.0)
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            predictions = model(features, training=True)
-            loss = tf.reduce_mean(loss_fn(labels, predictions))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    return step
 
 
 def main():
@@ -88,7 +71,7 @@ def main():
                   if k in names}
             model = models.build_model(name, args.num_classes, [1024, 128],
                                        max_frames=t, **hp)
-            step = make_step(model, features, labels)
+            step = make_train_step(model, features, labels)
             for _ in range(args.warmup):
                 step().numpy()
             built[label] = (model, step, [])

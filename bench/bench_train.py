@@ -53,6 +53,26 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def make_train_step(model, features, labels):
+    """The benchmarked step, a `tf.function`: forward, cross-entropy plus
+    the model's regularization losses, backward, clipping, Adam."""
+    loss_fn = losses.get_loss("CrossEntropyLoss")
+    optimizer = optimizers.build_optimizer("AdamOptimizer", 1e-3, 1.0)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            predictions = model(features, training=True)
+            loss = tf.reduce_mean(loss_fn(labels, predictions))
+            if model.losses:
+                loss += tf.add_n(model.losses)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    return step
+
+
 def bench_model(name, batch_size, max_frames, num_classes, feature_sizes,
                 warmup, steps, hparams):
     model = models.build_model(name, num_classes=num_classes,
@@ -77,20 +97,7 @@ def bench_model(name, batch_size, max_frames, num_classes, feature_sizes,
     keys = sorted(model.input) if isinstance(model.input, dict) else \
         ["video_matrix"]
     features = {k: batch[k] for k in keys}
-    loss_fn = losses.get_loss("CrossEntropyLoss")
-    optimizer = optimizers.build_optimizer("AdamOptimizer", 1e-3, 1.0)
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            predictions = model(features, training=True)
-            loss = tf.reduce_mean(loss_fn(labels, predictions))
-            if model.losses:
-                loss += tf.add_n(model.losses)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
+    step = make_train_step(model, features, labels)
     for _ in range(warmup):
         step().numpy()
     start = time.perf_counter()
