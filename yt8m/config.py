@@ -194,6 +194,10 @@ class TrainConfig:
     top_k: int = 20
     # {submodel slot: train_dir or .keras file} (yt8m.training.warm_start).
     warm_start: dict = dataclasses.field(default_factory=dict)
+    # Keras dtype policy of the trained model (yt8m.training.precision).
+    mixed_precision: str = "float32"
+    # XLA-compile each replica's forward and backward pass.
+    jit_compile: bool = False
 
 
 @dataclasses.dataclass

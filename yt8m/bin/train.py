@@ -72,6 +72,16 @@ flags.DEFINE_integer("save_checkpoint_steps", 1000,
                      "Save a checkpoint every N steps.")
 flags.DEFINE_float("save_checkpoint_secs", 900.0,
                    "Save a checkpoint every N seconds (upstream: 15 min).")
+flags.DEFINE_enum("mixed_precision", "float32",
+                  ["float32", "mixed_bfloat16", "mixed_float16"],
+                  "Keras dtype policy for training: mixed_bfloat16 (CPUs with "
+                  "AVX512_BF16/AMX, TPUs, Ampere+ GPUs) or mixed_float16 "
+                  "(GPUs; dynamic loss scaling). Variables, the loss, the "
+                  "metrics and the classifier's softmax/sigmoid stay "
+                  "float32; eval/inference/export run in float32.")
+flags.DEFINE_bool("jit_compile", False,
+                  "XLA-compile the forward and backward pass (usually a win "
+                  "on GPUs; measure on CPUs: see README, Performance).")
 flags.DEFINE_integer("log_every_steps", 10, "Log training metrics every N steps.")
 flags.DEFINE_integer("shuffle_seed", None, "Seed for shuffling files/records.")
 flags.DEFINE_bool("progress_bar", None,
@@ -190,6 +200,8 @@ def config_from_flags():
         num_gpu=FLAGS.num_gpu,
         progress_bar=FLAGS.progress_bar,
         warm_start=warm,
+        mixed_precision=FLAGS.mixed_precision,
+        jit_compile=FLAGS.jit_compile,
     )
 
 

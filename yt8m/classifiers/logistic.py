@@ -1,6 +1,7 @@
 """LogisticClassifier: the starter `LogisticModel` as a reusable head."""
 
 import keras
+from keras import ops
 
 from yt8m.layers.slim import slim_l2_regularizer
 
@@ -42,14 +43,14 @@ class LogisticClassifier(keras.layers.Layer):
     def build(self, input_shape):
         self.logistic = keras.layers.Dense(
             self.num_classes,
-            activation="sigmoid",
             kernel_regularizer=slim_l2_regularizer(self.l2_penalty),
             name="logistic",
         )
         self.logistic.build(input_shape)
 
     def call(self, inputs):
-        return self.logistic(inputs)  # [B, C]
+        # Sigmoid in float32 under mixed precision (float32 predictions).
+        return ops.sigmoid(ops.cast(self.logistic(inputs), "float32"))  # [B, C]
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_classes)

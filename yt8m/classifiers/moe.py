@@ -83,11 +83,14 @@ class MoeClassifier(keras.layers.Layer):
         m = self.num_mixtures
         gate_activations = self.gates(inputs)  # [B, C*(M+1)]
         expert_activations = self.experts(inputs)  # [B, C*M]
+        # Softmax and sigmoid in float32 under mixed precision: the
+        # predictions (and so the loss and metrics) are always float32.
         gating = ops.softmax(
-            ops.reshape(gate_activations, (-1, m + 1)), axis=-1
+            ops.reshape(ops.cast(gate_activations, "float32"), (-1, m + 1)),
+            axis=-1,
         )  # [B*C, M+1]
         experts = ops.sigmoid(
-            ops.reshape(expert_activations, (-1, m))
+            ops.reshape(ops.cast(expert_activations, "float32"), (-1, m))
         )  # [B*C, M]
         probabilities = ops.sum(gating[:, :m] * experts, axis=1)  # [B*C]
         return ops.reshape(probabilities, (-1, self.num_classes))  # [B, C]

@@ -3,6 +3,7 @@
 Math (see docs/training.md):
   final_loss = label_loss + regularization_penalty * sum(model.losses)
   label_loss = mean over the GLOBAL batch of the per-example loss
+  (float32 under every --mixed_precision policy; yt8m/training/precision.py)
   gradients  = all-reduced over replicas once, then clipped per variable
   lr         = base * decay ** floor(examples_seen / decay_examples)
 """
@@ -24,6 +25,7 @@ from yt8m import readers
 from yt8m.training import checkpoints
 from yt8m.readers import model_inputs as inputs
 from yt8m.training import optimizers
+from yt8m.training import precision
 from yt8m.training import strategy as strategy_lib
 
 
@@ -119,7 +121,8 @@ def train(cfg):
     reader = inputs.make_reader(cfg.spec, cfg.segment_labels)
     model_spec = inputs.model_spec(cfg.spec, cfg.segment_labels)
 
-    with strategy.scope():
+    policy = precision.check_policy(cfg.mixed_precision)
+    with strategy.scope(), precision.policy_scope(policy):
         model = models_lib.build_model_from_spec(model_spec)
     objective = model.objective(cfg.spec.label_loss, cfg.segment_labels)
 
@@ -154,13 +157,17 @@ def train(cfg):
         # Clipping is done here, after the all-reduce: Keras 3 clips each
         # replica's partial gradient before summing, which is not the
         # single-device math (docs/training.md).
-        optimizer = optimizers.build_optimizer(
-            cfg.optimizer, schedule, clip_gradient_norm=0.0
+        optimizer = precision.wrap_optimizer(
+            optimizers.build_optimizer(
+                cfg.optimizer, schedule, clip_gradient_norm=0.0
+            ),
+            policy,
         )
         optimizer.build(model.trainable_variables)
         # We all-reduce (and clip) the gradients ourselves; the optimizer
         # then applies them as they are instead of summing them again.
-        optimizer_sums = not optimizers.skip_gradient_aggregation(optimizer)
+        optimizer_sums = not optimizers.skip_gradient_aggregation(
+            precision.inner_optimizer(optimizer))
         ckpt = checkpoints.Checkpointer(
             cfg.train_dir, model, optimizer, max_to_keep=cfg.max_to_keep,
             chief=chief,
@@ -180,38 +187,72 @@ def train(cfg):
 
     metric_keys = tuple(objective.metric_keys)
 
-    def replica_step(batch):
+    loss_scaling = precision.needs_loss_scaling(policy)
+
+    def forward_backward(batch, global_n):
+        """Loss and gradients of this replica's batch (XLA-compiled with
+        --jit_compile; all-reduces stay outside the compiled function)."""
         features = {k: batch[k] for k in input_keys}
         with tf.GradientTape() as tape:
-            predictions = model(features, training=True)
+            predictions = tf.nest.map_structure(
+                lambda p: tf.cast(p, tf.float32),
+                model(features, training=True))
             per_example = objective.per_example_loss(batch, predictions)
-            target_loss, local_n = _average_over_global_batch(per_example)
+            target_loss = tf.reduce_sum(
+                tf.cast(per_example, tf.float32)) / global_n
             regularization, auxiliary = model.split_losses()
-            reg = tf.add_n(regularization) if regularization else 0.0
+            reg = tf.add_n([tf.cast(r, tf.float32) for r in regularization]
+                           ) if regularization else 0.0
             reg_loss = tf.nn.scale_regularization_loss(reg)
             # Auxiliary losses are means over this replica's batch: scaled
             # by 1 / replicas, their sum over replicas is their mean.
             auxiliary = {
-                name: tf.nn.scale_regularization_loss(value)
+                name: tf.nn.scale_regularization_loss(
+                    tf.cast(value, tf.float32))
                 for name, value in sorted(auxiliary.items())
             }
             total = target_loss + penalty * reg_loss
             for value in auxiliary.values():
                 total = total + value
-        variables = model.trainable_variables
-        grads = tape.gradient(total, variables)
+            scaled = optimizer.scale_loss(total) if loss_scaling else total
+        grads = tape.gradient(scaled, model.trainable_variables)
+        return total, auxiliary, predictions, grads
+
+    if cfg.jit_compile:
+        forward_backward = tf.function(forward_backward, jit_compile=True)
+
+    def replica_step(batch):
         ctx = tf.distribute.get_replica_context()
+        # One per-example loss per row of the model's input.
+        local_n = tf.shape(batch[input_keys[0]])[0]
+        # The per-example loss is averaged over the GLOBAL batch (robust to
+        # a smaller final batch): every replica divides by the same count.
+        global_n = tf.maximum(ctx.all_reduce(
+            tf.distribute.ReduceOp.SUM, tf.cast(local_n, tf.float32)), 1.0)
+        # XLA takes numbers only: the string ids stay out.
+        numeric = {k: v for k, v in batch.items() if v.dtype != tf.string}
+        total, auxiliary, predictions, grads = forward_backward(
+            numeric, global_n)
+        variables = model.trainable_variables
         grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        if loss_scaling:
+            # Clip the true gradients: unscale, clip, scale back (exact for
+            # the power-of-two scale); the LossScaleOptimizer then unscales,
+            # skips the step on inf/NaN and adapts the scale.
+            scale = optimizer.dynamic_scale
+            grads = [g / scale for g in grads]
         if clip > 0:
             grads = [tf.clip_by_norm(g, clip) for g in grads]
         if optimizer_sums:
             # An optimizer that sums replica gradients again (a Keras without
             # the hook of optimizers.skip_gradient_aggregation): 1/N each.
-            scale = 1.0 / ctx.num_replicas_in_sync
+            scale_n = 1.0 / ctx.num_replicas_in_sync
+            grads = [g * scale_n for g in grads]
+        if loss_scaling:
             grads = [g * scale for g in grads]
         optimizer.apply_gradients(zip(grads, variables))
         host = {k: batch[k] for k in metric_keys}
-        return total, auxiliary, predictions, host, local_n
+        return total, auxiliary, predictions, host, tf.cast(local_n, tf.int64)
 
     @tf.function
     def train_step(iterator):
@@ -343,20 +384,6 @@ def train(cfg):
         **last_metrics,
         "model": model,
     }
-
-
-def _average_over_global_batch(per_example):
-    """Mean over the global batch, robust to a smaller final batch.
-
-    Each replica divides its sum by the global number of examples in this
-    step (all-reduced), so the summed replica losses are the global mean.
-    Returns (that loss, this replica's example count).
-    """
-    ctx = tf.distribute.get_replica_context()
-    local_n = tf.cast(tf.shape(per_example)[0], tf.float32)
-    global_n = ctx.all_reduce(tf.distribute.ReduceOp.SUM, local_n)
-    return (tf.reduce_sum(per_example) / tf.maximum(global_n, 1.0),
-            tf.cast(local_n, tf.int64))
 
 
 def _local_concat(strategy, value):
