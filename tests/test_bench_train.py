@@ -1,0 +1,68 @@
+"""bench/bench_train.py and its FLOP counter (bench/flop_count.py).
+
+The FLOP oracles are written out by hand from the shapes, not taken from
+the counter.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+from flop_count import graph_flops  # noqa: E402
+
+
+def test_counts_matmul_einsum_and_while_bodies_times_trips():
+    x = tf.zeros((4, 6))
+    w = tf.zeros((6, 5))
+    seq = tf.zeros((2, 7, 6))
+
+    @tf.function
+    def f():
+        y = tf.matmul(x, w)                                  # 2*4*5*6
+        z = tf.einsum("btd,de->bte", seq, w)                 # 2*2*7*6*5
+        h = tf.zeros((4, 5))
+        u = tf.zeros((5, 5))
+
+        def body(i, h):
+            return i + 1, tf.matmul(h, u)                    # 2*4*5*5 / trip
+
+        _, h = tf.while_loop(lambda i, h: i < 3, body, (0, h))
+        return y, z, h
+
+    counted = graph_flops(f.get_concrete_function().graph, loop_trips=3)
+    expected = 2 * 4 * 5 * 6 + 2 * 2 * 7 * 6 * 5 + 3 * 2 * 4 * 5 * 5
+    assert counted["flops"] == expected
+    assert counted["unknown_ops"] == 0
+
+
+def test_bench_train_reports_flops_and_peak_ratio_for_moe():
+    b, d, c, m = 4, 1024 + 128, 10, 2
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "bench_train.py"),
+         "--models=MoeModel", f"--batch_size={b}", f"--num_classes={c}",
+         "--warmup=1", "--steps=2", '--hparams={"moe_num_mixtures": 2}',
+         "--rss_steps=2,4", "--rss_batch_size=2"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    r = out["models"]["MoeModel"]
+    # Gates D x C(M+1) and experts D x CM: forward 2*D*C*(2M+1) per example;
+    # backward only the weight gradients (the input needs none): as much.
+    assert r["train_flops_per_example"] == 4 * d * c * (2 * m + 1)
+    assert r["examples_per_sec"] > 0
+    np.testing.assert_allclose(
+        r["achieved_gflops"],
+        r["train_flops_per_example"] * r["examples_per_sec"] / 1e9)
+    np.testing.assert_allclose(
+        r["achieved_over_float32_peak"],
+        r["achieved_gflops"] / out["reference_matmul_float32_gflops"])
+    assert set(r["rss_mb_at_step"]) == {"2", "4"}
+    assert out["reference_matmul_float32_gflops"] > 0
