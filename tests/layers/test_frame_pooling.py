@@ -72,3 +72,16 @@ def test_keras_round_trip_non_default():
 
 def test_bad_method():
     checks.assert_rejects(FramePooling, {}, "method", ["attention", None, 1])
+
+
+@pytest.mark.parametrize("method", ["average", "max", "swap"])
+def test_without_mask_matches_numpy_over_all_frames(method):
+    # No mask: the unmasked fast path (no select over [B, T, D]).
+    out = np.asarray(FramePooling(method)(FRAMES))
+    if method == "average":
+        expected = FRAMES.mean(1)
+    elif method == "max":
+        expected = FRAMES.max(1)
+    else:
+        expected = (FRAMES * np.abs(FRAMES)).sum(1) / np.abs(FRAMES).sum(1)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)

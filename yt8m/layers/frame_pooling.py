@@ -50,7 +50,9 @@ class FramePooling(keras.layers.Layer):
         if self.method == "none":
             return inputs
         if mask is None:
-            mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+            # Every frame valid (e.g. DbofModel's sampled frames): plain
+            # reductions, no select over [B, T, D] forward and backward.
+            return self._unmasked(inputs)
         mask = ops.cast(mask, "bool")[:, :, None]  # [B, T, 1]
         float_mask = ops.cast(mask, inputs.dtype)  # [B, T, 1]
         if self.method == "average":
@@ -65,6 +67,17 @@ class FramePooling(keras.layers.Layer):
         weights = ops.where(mask, ops.abs(inputs), 0)  # [B, T, D]
         numerator = ops.sum(inputs * weights, axis=1)  # [B, D]
         denominator = ops.sum(weights, axis=1)  # [B, D]
+        safe = ops.where(denominator > 0, denominator, 1.0)
+        return ops.where(denominator > 0, numerator / safe, 0.0)
+
+    def _unmasked(self, inputs):
+        if self.method == "average":
+            return ops.mean(inputs, axis=1)
+        if self.method == "max":
+            return ops.max(inputs, axis=1)
+        weights = ops.abs(inputs)  # swap
+        numerator = ops.sum(inputs * weights, axis=1)
+        denominator = ops.sum(weights, axis=1)
         safe = ops.where(denominator > 0, denominator, 1.0)
         return ops.where(denominator > 0, numerator / safe, 0.0)
 
