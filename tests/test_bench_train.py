@@ -66,3 +66,14 @@ def test_bench_train_reports_flops_and_peak_ratio_for_moe():
         r["achieved_gflops"] / out["reference_matmul_float32_gflops"])
     assert set(r["rss_mb_at_step"]) == {"2", "4"}
     assert out["reference_matmul_float32_gflops"] > 0
+
+
+def test_bench_peer_without_the_peer_venv_says_skipped(tmp_path):
+    # A user's clone has no ../shared/peer: the benchmark says so as JSON.
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "bench_peer.py"),
+         f"--peer_dir={tmp_path}"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["skipped"] is True and "setup_peer_venv.sh" in out["reason"]
