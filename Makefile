@@ -34,10 +34,22 @@ test: $(STAMP)
 demo: $(STAMP)
 	bash scripts/demo.sh $(PY) $(DEMO_DIR)
 
+# `make bench` (CPU) or `make bench DEVICE=gpu`: every benchmark, one JSON
+# each, printed and kept in $(BENCH_OUT). Hours on a 2-core CPU (every model
+# at batch 128 x 300 frames); bench/gpu_check.sh is the 5-minute GPU subset.
+BENCH_OUT ?= bench/results
+RSS_MODELS ?= TransformerModel,BiGRUAttentionModel,BiLSTMAttentionModel
 bench: $(STAMP)
-	$(PY) bench/bench_readers.py
-	$(PY) bench/bench_metrics.py
-	$(PY) bench/bench_train.py
+	mkdir -p $(BENCH_OUT)
+	$(PY) bench/bench_train.py --device=$(DEVICE) --output=$(BENCH_OUT)/train.json
+	$(PY) bench/bench_train.py --device=$(DEVICE) --models=$(RSS_MODELS) \
+	  --warmup=1 --steps=2 --rss_steps=200,1000 --output=$(BENCH_OUT)/train_rss.json
+	$(PY) bench/bench_peer.py | tee $(BENCH_OUT)/peer.json
+	$(PY) bench/bench_loop.py --device=$(DEVICE) | tee $(BENCH_OUT)/loop.json
+	$(PY) bench/bench_pipeline.py --device=$(DEVICE) | tee $(BENCH_OUT)/pipeline.json
+	$(PY) bench/bench_infer.py --device=$(DEVICE) | tee $(BENCH_OUT)/infer.json
+	$(PY) bench/bench_readers.py | tee $(BENCH_OUT)/readers.json
+	$(PY) bench/bench_metrics.py | tee $(BENCH_OUT)/metrics.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -42,11 +42,11 @@ For each model in `--models`, in one process and one run:
    model (same spec, hyperparameters, dtype policy and device), fed ONE
    batch read from the same shards by the same reader and kept as constant
    tensors: forward (training=True), mean CrossEntropyLoss +
-   sum(model.losses), backward, Adam (lr 1e-3) with Keras per-variable
-   `clipnorm=1.0`, in one `tf.function`, `.numpy()` of the loss every step.
-   No reader, no strategy, no logging. With `--jit_compile` the whole bare
-   step is XLA-compiled. With `mixed_float16` the bare step does no loss
-   scaling. The bare steps run half before and half after the loop (load
+   sum(model.losses), backward, per-variable `clip_by_norm(1.0)`, Adam
+   (lr 1e-3), in one `tf.function`, `.numpy()` of the loss every step.
+   No reader, no strategy, no logging. With `--jit_compile` the forward and
+   backward are XLA-compiled (as in the loop); with `mixed_float16` it
+   scales the loss (LossScaleOptimizer) as the loop does. The bare steps run half before and half after the loop (load
    drift on a shared machine hits both sides); their combined rate counts.
 4. INPUT PIPELINE ALONE (diagnostic, `--no_pipeline` skips it): the loop's
    dataset (`readers.build_dataset` with the loop's arguments +
@@ -525,9 +525,9 @@ def run_bare(tf, models, bench_train, precision, inputs, spec, batch,
         features = {k: tf.identity(batch[k])
                     for k in inputs.input_names(model)}
         labels = tf.identity(batch["labels"])
-        step = bench_train.make_train_step(model, features, labels)
-        if args.jit_compile:
-            step = tf.function(step.python_function, jit_compile=True)
+        step = bench_train.make_train_step(
+            model, features, labels, jit_compile=args.jit_compile,
+            mixed_precision=args.mixed_precision)
     return step, model
 
 
@@ -782,8 +782,8 @@ def main(argv=None):
                     "summaries every log_every_steps; start and final "
                     "checkpoint reported separately",
             "bare_step": "bench_train.make_train_step on one constant "
-                         "reader batch: forward, loss, backward, Keras "
-                         "clipnorm, Adam, .numpy() per step; half the "
+                         "reader batch: forward, loss, backward, "
+                         "clip_by_norm per variable, Adam, .numpy() per step; half the "
                          "timed steps before the loop, half after",
             "ratio": "loop.examples_per_sec / bare_step.examples_per_sec",
             "cpu_ratio": "bare_step / loop process CPU-seconds per step "
