@@ -1,0 +1,201 @@
+"""bench/bench_pipeline.py and bench/bench_infer.py at tiny sizes.
+
+Each script runs in a subprocess, as a user runs it, and must print one
+JSON object whose rates are positive and whose ratios are the quotients of
+the rates they name (`numerator` / `denominator` are dotted paths into the
+same JSON), with `met == (value >= target)`.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--num_videos=16", "--batch_size=8", "--max_frames=20",
+        "--num_shards=2"]
+# Times are reported to the millisecond: a rate and its time agree within
+# that rounding.
+ROUNDING = 6e-4
+
+
+def run_script(name, *args, expect_ok=True):
+    env = dict(os.environ)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", name), *args],
+        capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    if expect_ok:
+        assert proc.returncode == 0, (
+            f"{name} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n"
+            f"{proc.stderr[-4000:]}")
+        lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+        assert len(lines) == 1, proc.stdout  # ONE JSON object
+        return json.loads(lines[0])
+    return proc
+
+
+def lookup(result, dotted):
+    value = result
+    for key in dotted.split("."):
+        value = value[key]
+    return value
+
+
+def check_ratios(result, expected):
+    """Every ratio: named target, value = numerator / denominator, met."""
+    assert set(result["ratios"]) == set(expected)
+    for name, target in expected.items():
+        r = result["ratios"][name]
+        assert r["target"] == target
+        num, den = lookup(result, r["numerator"]), lookup(result,
+                                                          r["denominator"])
+        assert num > 0 and den > 0
+        assert r["value"] == pytest.approx(num / den, rel=2e-3, abs=1e-4)
+        assert r["met"] is (r["value"] >= target)
+
+
+def check_machine(result):
+    machine = result["machine"]
+    assert machine["cpu_count"] >= 1
+    assert len(machine["load_average"]) == 3
+    assert machine["tensorflow"].count(".") >= 1
+    assert machine["device"] == "cpu"
+
+
+def test_bench_pipeline_tiny():
+    result = run_script(
+        "bench_pipeline.py", *TINY, "--models=FrameLevelLogisticModel",
+        "--warmup=1", "--steps=1", "--repeats=1", "--num_readers=2")
+    assert result["benchmark"] == "bench_pipeline"
+    check_machine(result)
+    assert result["data"]["num_videos"] == 16
+    assert result["reader_shapes"]["video_matrix"] == [None, 20, 1152]
+    for key in ("bare_parse", "reader_training"):
+        stage = result["pipelines"][key]
+        assert stage["videos_per_s"] > 0
+        assert stage["cpu_ms_per_video"] > 0
+        # The best pass is the one reported.
+        assert stage["videos_per_s"] == max(stage["videos_per_s_each_pass"])
+        assert stage["seconds"] == pytest.approx(
+            16 / stage["videos_per_s"], rel=1e-3, abs=ROUNDING)
+    assert result["pipelines"]["reader_training"]["num_readers"] == 2
+    model = result["models"]["FrameLevelLogisticModel"]
+    assert model["examples_per_s"] > 0 and model["params"] > 0
+    assert model["seconds_per_step"] == pytest.approx(
+        8 / model["examples_per_s"], rel=1e-3, abs=ROUNDING)
+    assert "CPU" in model["variable_device"]
+    assert result["fastest_model"] == "FrameLevelLogisticModel"
+    assert result["fastest_model_examples_per_s"] == model["examples_per_s"]
+    check_ratios(result, {"reader_to_bare_parse": 0.6,
+                          "reader_to_fastest_model": 3.0})
+    reader_cpu = result["pipelines"]["reader_training"]["cpu_ms_per_video"]
+    assert result["informational_ratios"]["reader_to_bare_parse_cpu"] == (
+        pytest.approx(result["pipelines"]["bare_parse"]["cpu_ms_per_video"]
+                      / reader_cpu, rel=2e-3, abs=1e-4))
+    assert result["informational_ratios"][
+        "reader_to_fastest_model_cpu"] == pytest.approx(
+            model["cpu_ms_per_example"] / reader_cpu, rel=2e-3, abs=1e-4)
+
+
+def check_binary(figures, num_videos):
+    assert figures["videos"] == num_videos
+    assert figures["batches"] == num_videos // 8
+    for key in ("end_to_end_videos_per_s", "steady_videos_per_s",
+                "steady_window_s", "steady_cpu_ms_per_video", "wall_s",
+                "imports_s"):
+        assert figures[key] > 0, key
+    # Start-up: imports, then the first batch, before the end.
+    assert (0 < figures["imports_s"] < figures["time_to_first_batch_s"]
+            < figures["wall_s"])
+    assert figures["tail_after_last_batch_s"] >= 0
+    assert figures["wall_s"] == pytest.approx(
+        num_videos / figures["end_to_end_videos_per_s"], rel=1e-3,
+        abs=ROUNDING)
+    assert figures["steady_window_s"] == pytest.approx(
+        (num_videos - 8) / figures["steady_videos_per_s"], rel=1e-3,
+        abs=ROUNDING)
+
+
+def check_infer(result, binaries):
+    assert result["benchmark"] == "bench_infer"
+    check_machine(result)
+    forward = result["bare_forward"]
+    # A pass before the binaries and one after each.
+    passes = forward["passes"]
+    assert len(passes) == len(binaries) + 1
+    for p in passes:
+        assert p["videos"] == 3 * 8  # --forward_steps=3 batches of 8
+        assert p["videos_per_s"] > 0 and p["cpu_ms_per_video"] > 0
+        assert p["model_load_s"] > 0 and p["first_call_incl_trace_s"] > 0
+        assert p["seconds"] == pytest.approx(
+            p["videos"] / p["videos_per_s"], rel=1e-3, abs=ROUNDING)
+    assert forward["best_videos_per_s"] == max(
+        p["videos_per_s"] for p in passes)
+    for i, key in enumerate(binaries):
+        figures = result[key]
+        check_binary(figures, 16)
+        # Compared with the mean of the passes just before and after it.
+        around = passes[i:i + 2]
+        assert figures["bare_forward_reference_videos_per_s"] == (
+            pytest.approx(sum(p["videos_per_s"] for p in around) / 2,
+                          abs=1e-3))
+        assert figures["bare_forward_reference_cpu_ms_per_video"] == (
+            pytest.approx(sum(p["cpu_ms_per_video"] for p in around) / 2,
+                          abs=1e-3))
+        informational = result["informational_ratios"]
+        assert informational[f"{key}_end_to_end_to_bare_forward"] == (
+            pytest.approx(figures["end_to_end_videos_per_s"]
+                          / figures["bare_forward_reference_videos_per_s"],
+                          rel=2e-3, abs=1e-4))
+        assert informational[f"{key}_steady_cpu_bare_forward_to_binary"] == (
+            pytest.approx(figures["bare_forward_reference_cpu_ms_per_video"]
+                          / figures["steady_cpu_ms_per_video"],
+                          rel=2e-3, abs=1e-4))
+    check_ratios(result, {f"{key}_steady_to_bare_forward": 0.8
+                          for key in binaries})
+
+
+def test_bench_infer_inference_frame_level_tiny():
+    result = run_script(
+        "bench_infer.py", *TINY, "--model=DbofModel", "--binaries=inference",
+        "--train_batch_size=8", "--train_steps=1",
+        "--hparams=dbof_cluster_size=32,dbof_hidden_size=16,"
+        "moe_num_mixtures=1")
+    check_infer(result, ["inference_py"])
+    assert result["frame_level"] is True
+    assert "eval_py" not in result
+    figures = result["inference_py"]
+    assert figures["csv_rows"] == 16
+    # No eval.py run: inference.py (and the bare forward) read the checkpoint.
+    assert figures["model_loaded_from"].endswith("model.ckpt-1")
+    assert [p["model_loaded_from"] for p in result["bare_forward"][
+        "passes"]] == ["checkpoint", "checkpoint"]
+
+
+def test_bench_infer_eval_video_level_tiny():
+    result = run_script(
+        "bench_infer.py", *TINY, "--model=MoeModel", "--binaries=eval",
+        "--train_batch_size=8", "--train_steps=1",
+        "--hparams=moe_num_mixtures=1")
+    check_infer(result, ["eval_py"])
+    assert result["frame_level"] is False
+    assert result["max_frames"] is None
+    assert "inference_py" not in result
+    # eval.py exported the model inference.py (and the 2nd pass) loads.
+    assert [p["model_loaded_from"] for p in result["bare_forward"][
+        "passes"]] == ["checkpoint", "inference_model.keras"]
+
+
+def test_device_gpu_without_gpu_fails_clearly():
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is present")
+    proc = run_script("bench_pipeline.py", *TINY, "--device=gpu",
+                      expect_ok=False)
+    assert proc.returncode == 2
+    assert "--device=gpu, but TensorFlow finds no GPU" in proc.stderr
+    assert not proc.stdout.strip()
