@@ -456,7 +456,7 @@ def run_loop(tf, config_lib, loop, spec, pattern, train_dir, args):
     window_logs = [s for s in handler.logged_eps if first < s <= last]
     result = {
         "examples_per_sec": rate,
-        "seconds_per_step": round(per_step, 4),
+        "seconds_per_step": round(per_step, 6),
         "loop_logged_examples_per_sec": [
             round(handler.logged_eps[s], 2) for s in sorted(window_logs)],
         "process_cpu_s_per_step": round((c1 - c0) / args.steps, 4),
@@ -636,7 +636,7 @@ def bench_model(name, hparams, args, libs, directory, device_name):
               round((args.steps - half) * args.batch_size / w2, 2)]
     bare_result = {
         "examples_per_sec": bare_rate,
-        "seconds_per_step": round(bare_wall / args.steps, 4),
+        "seconds_per_step": round(bare_wall / args.steps, 6),
         "examples_per_sec_before_after_loop": halves,
         "process_cpu_s_per_step": round(bare_cpu / args.steps, 4),
         "first_step_s_incl_trace": round(bare_first_s, 2),

@@ -258,6 +258,12 @@ def test_cross_modal_transformer_attention_matches_the_paper_equation():
 def test_cross_modal_transformer_zero_transform_or_gate_is_plain(mode):
     audio = rng.normal(size=(B, T, 8)).astype("float32")
     block = CrossModalTransformerBlock(2, 16, mode=mode, transform_layers=2)
+    block(RGB, audio, gate=GATE, mask=MASK)
+    # Positive kernels: with the random init a ReLU transform can be dead
+    # for every head (then the block is plain by chance, not by zeroing).
+    for weight in block.weights:
+        if "logit_kernel" in weight.path:
+            weight.assign(np.full(weight.shape, 0.5, "float32"))
     got, _ = block(RGB, audio, gate=GATE, mask=MASK)
     plain = TransformerEncoderBlock(2, 16)
     plain(RGB, mask=MASK)
