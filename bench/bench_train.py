@@ -49,6 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from flop_count import graph_flops  # noqa: E402  (same folder)
 from yt8m import losses  # noqa: E402
 from yt8m import models  # noqa: E402
+from yt8m.layers import remat  # noqa: E402
 from yt8m.training import optimizers  # noqa: E402
 from yt8m.training import precision  # noqa: E402
 
@@ -166,8 +167,10 @@ def _timed(step, warmup, steps):
 
 def bench_model(name, batch_size, max_frames, num_classes, feature_sizes,
                 warmup, steps, hparams, mixed_precision="float32",
-                jit_compile=False, rss_steps=(), rss_batch_size=8):
-    with precision.policy_scope(mixed_precision):
+                jit_compile=False, rss_steps=(), rss_batch_size=8,
+                rematerialize=False):
+    with precision.policy_scope(mixed_precision), \
+            remat.remat_scope(rematerialize):
         model = models.build_model(name, num_classes=num_classes,
                                    feature_sizes=feature_sizes,
                                    max_frames=max_frames, **hparams)
@@ -233,6 +236,9 @@ def main():
     parser.add_argument("--mixed_precision", default="float32",
                         choices=precision.POLICIES)
     parser.add_argument("--jit_compile", action="store_true")
+    parser.add_argument("--remat", action="store_true",
+                        help="train.py --remat (the FLOP count then includes "
+                             "the recomputation)")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--rss_steps", default="",
                         help="e.g. 200,1000: resident set at these steps")
@@ -256,7 +262,8 @@ def main():
         r = bench_model(args.single, args.batch_size, args.max_frames,
                         args.num_classes, [1024, 128], args.warmup,
                         args.steps, hparams, args.mixed_precision,
-                        args.jit_compile, rss_steps, args.rss_batch_size)
+                        args.jit_compile, rss_steps, args.rss_batch_size,
+                        args.remat)
         r["hparams"] = hparams
         print(json.dumps(r))
         return
@@ -317,6 +324,7 @@ def main():
         "extra_hparams": json.loads(args.hparams),
         "mixed_precision": args.mixed_precision,
         "jit_compile": args.jit_compile,
+        "remat": args.remat,
         "flops_counted": "dense-algebra ops of the traced training step "
                          "(bench/flop_count.py), backward included",
         "reference_matmul_float32_gflops": peak,

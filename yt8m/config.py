@@ -198,6 +198,9 @@ class TrainConfig:
     mixed_precision: str = "float32"
     # XLA-compile each replica's forward and backward pass.
     jit_compile: bool = False
+    # Recompute the Transformer blocks' and bidirectional RNNs' activations
+    # in the backward pass instead of storing them (yt8m.layers.remat).
+    remat: bool = False
 
 
 @dataclasses.dataclass

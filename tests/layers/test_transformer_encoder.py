@@ -89,3 +89,35 @@ def test_bad_arguments():
     checks.assert_rejects(cls, KWARGS, "normalize_first", ["pre", 1])
     checks.assert_rejects(cls, KWARGS, "layer_norm_epsilon", [0, -1e-5])
     checks.assert_rejects(cls, KWARGS, "kernel_initializer", ["nope"])
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_lean_self_attention_equals_keras_multi_head_attention(
+        normalize_first):
+    """The block's own attention (2-D projections, one key bias) against
+    keras.layers.MultiHeadAttention called on the same weights with the
+    [B, T, T] mask: outputs and gradients at the valid frames."""
+    import tensorflow as tf
+
+    block = TransformerEncoderBlock(normalize_first=normalize_first, **KWARGS)
+    block(FRAMES, mask=MASK)
+    x = tf.constant(FRAMES)
+
+    def keras_attention(h, attention_mask, training):
+        return block.self_attention(h, h, attention_mask=attention_mask,
+                                    training=training)
+
+    def run(attend):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = block.forward(x, mask=MASK, attend=attend)
+            loss = tf.reduce_sum(out * out)
+        return out, tape.gradient(loss, [x] + block.trainable_weights)
+
+    lean, lean_grads = run(None)
+    reference, reference_grads = run(keras_attention)
+    np.testing.assert_allclose(np.asarray(lean)[MASK],
+                               np.asarray(reference)[MASK], rtol=1e-5,
+                               atol=1e-6)
+    for a, b in zip(lean_grads, reference_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -82,6 +82,12 @@ flags.DEFINE_enum("mixed_precision", "float32",
 flags.DEFINE_bool("jit_compile", False,
                   "XLA-compile the forward and backward pass (usually a win "
                   "on GPUs; measure on CPUs: see README, Performance).")
+flags.DEFINE_bool("remat", False,
+                  "Rematerialise the Transformer blocks and bidirectional "
+                  "RNNs: store their inputs only and recompute their "
+                  "activations in the backward pass (memory for about one "
+                  "extra forward pass of those layers; see README, "
+                  "Performance).")
 flags.DEFINE_integer("log_every_steps", 10, "Log training metrics every N steps.")
 flags.DEFINE_integer("shuffle_seed", None, "Seed for shuffling files/records.")
 flags.DEFINE_bool("progress_bar", None,
@@ -202,6 +208,7 @@ def config_from_flags():
         warm_start=warm,
         mixed_precision=FLAGS.mixed_precision,
         jit_compile=FLAGS.jit_compile,
+        remat=FLAGS.remat,
     )
 
 

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from yt8m.layers import layer_utils
+from yt8m.layers import remat
 from yt8m.layers.cross_modal_transform import CROSS_MODAL_MODES
 from yt8m.layers.transformer_encoder import TransformerEncoderBlock
 
@@ -71,12 +72,18 @@ class CrossModalTransformerBlock(keras.layers.Layer):
             "transform_layers", transform_layers)
         self.mode = layer_utils.check_choice("mode", mode, CROSS_MODAL_MODES)
         self.supports_masking = True
+        # A training setting, not config (yt8m.layers.remat). The block is
+        # rematerialised whole (the cross-modal logits couple the streams),
+        # not per branch in its sub-blocks.
+        self._rematerialize = remat.enabled()
         self.rgb_block = TransformerEncoderBlock(
             num_heads, intermediate_dim, dropout=dropout,
             normalize_first=normalize_first, name="rgb_block")
         self.audio_block = TransformerEncoderBlock(
             num_heads, intermediate_dim, dropout=dropout,
             normalize_first=normalize_first, name="audio_block")
+        self.rgb_block._rematerialize = False
+        self.audio_block._rematerialize = False
 
     def build(self, rgb_shape, audio_shape=None, gate_shape=None,
               mask_shape=None):
@@ -161,6 +168,17 @@ class CrossModalTransformerBlock(keras.layers.Layer):
         if mask is None:
             mask = layer_utils.all_valid_mask(rgb)
         mask = ops.cast(mask, "bool")
+        if self._rematerialize and training:
+            if gate is None:
+                return remat.rematerialize(
+                    self, lambda r, a: self._streams(r, a, None, mask,
+                                                     training), rgb, audio)
+            return remat.rematerialize(
+                self, lambda r, a, g: self._streams(r, a, g, mask, training),
+                rgb, audio, gate)
+        return self._streams(rgb, audio, gate, mask, training)
+
+    def _streams(self, rgb, audio, gate, mask, training):
         rgb_in = self._attention_input(self.rgb_block, rgb, mask)
         audio_in = self._attention_input(self.audio_block, audio, mask)
         new_rgb = self.rgb_block.forward(

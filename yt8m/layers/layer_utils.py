@@ -103,6 +103,59 @@ def masked_softmax(scores, mask, axis):
     return ops.cast(ops.where(mask, weights, ops.zeros_like(weights)), dtype)
 
 
+def key_masked_softmax(scores, key_mask):
+    """Softmax over the last axis (keys) with padded keys at weight 0.
+
+    The lean form of `masked_softmax` for a mask over keys only: one bias
+    [B, 1, 1, T] (0 or -1e9) added to the scores, then one softmax, so the
+    training step stores the weights only (`masked_softmax` broadcasts the
+    mask and selects twice over the full [B, H, T, T] tensor). Rows whose
+    keys are all padded come out uniform, not zero: callers zero the output
+    at padded frames (a valid query always has a valid key, itself).
+
+    Args:
+      scores: float tensor [B, ..., T].
+      key_mask: bool [B, T], True = may be attended to.
+    Computed in float32 (-1e9 overflows in float16), returned in the dtype
+    of `scores`.
+    """
+    dtype = scores.dtype
+    bias = ops.where(ops.cast(key_mask, "bool"), 0.0, -1e9)  # [B, T] f32
+    bias = ops.reshape(bias, (ops.shape(bias)[0],)
+                       + (1,) * (len(scores.shape) - 2) + (-1,))
+    weights = ops.softmax(ops.cast(scores, "float32") + bias, axis=-1)
+    return ops.cast(weights, dtype)
+
+
+def project(dense, x, input_dims):
+    """`dense(x)` for an `EinsumDense` that contracts the last `input_dims`
+    axes of x, as one 2-D matmul over the flattened leading axes.
+
+    The einsum `keras.layers.MultiHeadAttention` projects with
+    ("abc,cde->abde", "abcd,cde->abe") runs on TensorFlow as a batched
+    matmul that broadcasts the kernel, and its kernel gradient is formed per
+    example ([B, D, H*K]) before the sum over the batch; the 2-D matmul's is
+    formed once. Same weights, same result up to rounding.
+    """
+    kernel = ops.cast(dense.kernel, x.dtype)
+    in_shape = tuple(kernel.shape[:input_dims])
+    out_shape = tuple(kernel.shape[input_dims:])
+    lead = ops.shape(x)[: len(x.shape) - input_dims]
+    flat = ops.reshape(x, (-1, _prod(in_shape)))
+    y = ops.matmul(flat, ops.reshape(kernel, (_prod(in_shape), -1)))
+    y = ops.reshape(y, tuple(lead) + out_shape)
+    if dense.bias is not None:
+        y = y + ops.cast(dense.bias, y.dtype)
+    return y
+
+
+def _prod(values):
+    out = 1
+    for value in values:
+        out *= int(value)
+    return out
+
+
 def get_initializer(name, value):
     """`keras.initializers.get`, raising a ValueError that names `name`."""
     try:

@@ -18,6 +18,7 @@ own tower and only `rnn_fusion="concat"` is accepted.
 
 import keras
 
+from yt8m.layers.birnn import Bidirectional
 from yt8m.layers.attention_pooling import AttentionPooling
 from yt8m.layers.projection_fusion import ProjectionFusion
 from yt8m.hparams import HParam
@@ -133,7 +134,7 @@ class _BiRNNAttentionModel(base.FrameLevelModel):
             # under Keras' object-sharing scope while a .keras file loads
             # ("Forward layer and backward layer should have different
             # `go_backwards` value"), depending on object ids.
-            x = keras.layers.Bidirectional(
+            x = Bidirectional(
                 rnn(hp.rnn_cells, return_sequences=True, name=name),
                 backward_layer=rnn(hp.rnn_cells, return_sequences=True,
                                    go_backwards=True,

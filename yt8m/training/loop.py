@@ -19,9 +19,9 @@ import tensorflow as tf
 from absl import logging
 
 from yt8m import config as config_lib
-
 from yt8m import models as models_lib
 from yt8m import readers
+from yt8m.layers import remat
 from yt8m.training import checkpoints
 from yt8m.readers import model_inputs as inputs
 from yt8m.training import optimizers
@@ -122,7 +122,8 @@ def train(cfg):
     model_spec = inputs.model_spec(cfg.spec, cfg.segment_labels)
 
     policy = precision.check_policy(cfg.mixed_precision)
-    with strategy.scope(), precision.policy_scope(policy):
+    with strategy.scope(), precision.policy_scope(policy), \
+            remat.remat_scope(bool(cfg.remat)):
         model = models_lib.build_model_from_spec(model_spec)
     objective = model.objective(cfg.spec.label_loss, cfg.segment_labels)
 
