@@ -169,13 +169,12 @@ class CrossModalTransformerBlock(keras.layers.Layer):
             mask = layer_utils.all_valid_mask(rgb)
         mask = ops.cast(mask, "bool")
         if self._rematerialize and training:
-            if gate is None:
-                return remat.rematerialize(
-                    self, lambda r, a: self._streams(r, a, None, mask,
-                                                     training), rgb, audio)
+            # The gate is an input too (it needs its gradient); absent in
+            # mode "none".
+            tensors = (rgb, audio) if gate is None else (rgb, audio, gate)
             return remat.rematerialize(
-                self, lambda r, a, g: self._streams(r, a, g, mask, training),
-                rgb, audio, gate)
+                self, lambda r, a, g=None: self._streams(r, a, g, mask,
+                                                         training), *tensors)
         return self._streams(rgb, audio, gate, mask, training)
 
     def _streams(self, rgb, audio, gate, mask, training):

@@ -3,6 +3,7 @@
 Axis letters: B=batch, T=frames, D=features, K=clusters, G=groups, H=heads.
 """
 
+import math
 import numbers
 
 import keras
@@ -141,19 +142,12 @@ def project(dense, x, input_dims):
     in_shape = tuple(kernel.shape[:input_dims])
     out_shape = tuple(kernel.shape[input_dims:])
     lead = ops.shape(x)[: len(x.shape) - input_dims]
-    flat = ops.reshape(x, (-1, _prod(in_shape)))
-    y = ops.matmul(flat, ops.reshape(kernel, (_prod(in_shape), -1)))
+    flat = ops.reshape(x, (-1, math.prod(in_shape)))
+    y = ops.matmul(flat, ops.reshape(kernel, (math.prod(in_shape), -1)))
     y = ops.reshape(y, tuple(lead) + out_shape)
     if dense.bias is not None:
         y = y + ops.cast(dense.bias, y.dtype)
     return y
-
-
-def _prod(values):
-    out = 1
-    for value in values:
-        out *= int(value)
-    return out
 
 
 def get_initializer(name, value):

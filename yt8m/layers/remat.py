@@ -19,9 +19,10 @@ arguments and takes the differentiable tensors positionally.
 Dropout: the recomputation must draw the same dropout masks as the forward
 pass, or the gradient is that of another network. Keras' dropout draws from
 `SeedGenerator`s whose state variables advance on every draw; the states of
-every seed generator in the layer are read before the forward pass and
-assigned back at the start of the forward and the recomputed pass, so both passes draw identical masks and leave the states where a
-plain forward pass would.
+every seed generator the recomputed function draws from are read before the
+forward pass and assigned back at the start of the forward and of the
+recomputed pass, so both passes draw identical masks and leave the states
+where a plain forward pass would.
 
 Like `--mixed_precision`, this is a training setting read when the layers are
 built (`remat_scope` around the model's construction); it is not part of any
@@ -92,8 +93,8 @@ def rematerialize(layers, fn, *tensors):
     from tensorflow.python.eager import record  # no public equivalent
 
     generators = _seed_generators(layers)
-    # Read before the forward pass; captured (not arguments: integer inputs
-    # of recompute_grad get watched and warned about).
+    # Read before the forward pass; captured, not passed as arguments (the
+    # recomputation's tape watches its arguments, and warns on integers).
     states = [tf.identity(g.state.value) for g in generators]
 
     def replay(*args):

@@ -45,7 +45,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
       training: Python bool (dropout).
 
     Built inside `yt8m.layers.remat.remat_scope()`, the block recomputes its
-    forward pass in the backward pass instead of storing its activations.
+    attention and feed-forward branches in the backward pass instead of
+    storing their activations.
 
     Returns:
       float tensor [B, T, D]; 0 at padded frames.
@@ -176,10 +177,6 @@ class TransformerEncoderBlock(keras.layers.Layer):
             mask = layer_utils.all_valid_mask(frames)  # [B, T]
         mask = ops.cast(mask, "bool")
         x = layer_utils.zero_padded_frames(frames, mask)  # [B, T, D]
-        # Every query may attend to every valid key: [B, T, T].
-        attention_mask = ops.logical_and(
-            ops.ones_like(mask)[:, :, None], mask[:, None, :]
-        )
 
         def attention_branch(x):
             if self.normalize_first:
@@ -188,7 +185,12 @@ class TransformerEncoderBlock(keras.layers.Layer):
                 type(self.self_attention) is keras.layers.MultiHeadAttention
             ):
                 x = self._self_attention(x, mask, training)  # [B, T, D]
-            elif attend is None:
+                return self.attention_dropout(x, training=training)
+            # Every query may attend to every valid key: [B, T, T].
+            attention_mask = ops.logical_and(
+                ops.ones_like(mask)[:, :, None], mask[:, None, :]
+            )
+            if attend is None:
                 x = self.self_attention(
                     x, x, attention_mask=attention_mask, training=training
                 )  # [B, T, D]

@@ -18,8 +18,8 @@ own tower and only `rnn_fusion="concat"` is accepted.
 
 import keras
 
-from yt8m.layers.birnn import Bidirectional
 from yt8m.layers.attention_pooling import AttentionPooling
+from yt8m.layers.birnn import Bidirectional
 from yt8m.layers.projection_fusion import ProjectionFusion
 from yt8m.hparams import HParam
 from yt8m.hparams import declare

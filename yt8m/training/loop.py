@@ -123,7 +123,7 @@ def train(cfg):
 
     policy = precision.check_policy(cfg.mixed_precision)
     with strategy.scope(), precision.policy_scope(policy), \
-            remat.remat_scope(bool(cfg.remat)):
+            remat.remat_scope(cfg.remat):
         model = models_lib.build_model_from_spec(model_spec)
     objective = model.objective(cfg.spec.label_loss, cfg.segment_labels)
 
