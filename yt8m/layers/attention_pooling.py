@@ -94,7 +94,7 @@ class AttentionPooling(keras.layers.Layer):
     def attention_weights(self, frames, mask):
         """`a` [B, T, H] of zero-padded frames; 0 at padding (bool mask)."""
         hidden = self.projection(frames)  # [B, T, A]
-        scores = ops.einsum("bta,ah->bth", hidden, self.context)  # [B, T, H]
+        scores = layer_utils.frame_matmul(hidden, self.context)  # [B, T, H]
         return layer_utils.masked_softmax(
             scores, mask[:, :, None], axis=1
         )  # [B, T, H]

@@ -8,6 +8,7 @@ from keras import ops
 from yt8m.layers.layer_utils import check_bool
 from yt8m.layers.layer_utils import check_choice
 from yt8m.layers.layer_utils import check_positive_int
+from yt8m.layers.layer_utils import frame_matmul
 from yt8m.layers.layer_utils import zero_padded_frames
 from yt8m.layers.slim import slim_batch_normalization
 
@@ -90,7 +91,7 @@ class DbofCluster(keras.layers.Layer):
         x = inputs  # [B, T, F]
         if self.add_batch_norm:
             x = self.input_bn(x, training=training, mask=mask)
-        x = ops.einsum("btf,fk->btk", x, self.cluster_weights)  # [B, T, K]
+        x = frame_matmul(x, self.cluster_weights)  # [B, T, K]
         if self.add_batch_norm:
             x = self.cluster_bn(x, training=training, mask=mask)
         else:

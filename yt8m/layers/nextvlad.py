@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from yt8m.layers import layer_utils
+from yt8m.layers.fused_batch_norm import FusedBatchNormalization
 
 
 @keras.saving.register_keras_serializable(package="yt8m")
@@ -99,7 +100,7 @@ class NeXtVLAD(keras.layers.Layer):
             shape=(expanded, self.groups * self.num_clusters),
             initializer=initializer,
         )
-        self.cluster_batch_norm = keras.layers.BatchNormalization(
+        self.cluster_batch_norm = FusedBatchNormalization(
             momentum=0.999, epsilon=1e-3, name="cluster_batch_norm"
         )
         self.cluster_batch_norm.build(
@@ -110,7 +111,7 @@ class NeXtVLAD(keras.layers.Layer):
             shape=(group_size, self.num_clusters),
             initializer=initializer,
         )
-        self.vlad_batch_norm = keras.layers.BatchNormalization(
+        self.vlad_batch_norm = FusedBatchNormalization(
             momentum=0.999, epsilon=1e-3, name="vlad_batch_norm"
         )
         self.vlad_batch_norm.build(
@@ -130,8 +131,8 @@ class NeXtVLAD(keras.layers.Layer):
         attention = ops.where(
             mask[:, :, None], attention, ops.zeros_like(attention)
         )
-        logits = ops.einsum(
-            "bte,ec->btc", expanded, self.cluster_kernel
+        logits = layer_utils.frame_matmul(
+            expanded, self.cluster_kernel
         )  # [B, T, G * K]
         logits = self.cluster_batch_norm(logits, training=training, mask=mask)
         logits = ops.reshape(

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from yt8m.layers import layer_utils
+from yt8m.layers.fused_batch_norm import FusedBatchNormalization
 
 
 @keras.saving.register_keras_serializable(package="yt8m")
@@ -65,7 +66,7 @@ class SoftAssignment(keras.layers.Layer):
             initializer=initializer,
         )
         if self.add_batch_norm:
-            self.batch_norm = keras.layers.BatchNormalization(
+            self.batch_norm = FusedBatchNormalization(
                 momentum=0.999, epsilon=1e-3, name="batch_norm"
             )
             logits_shape = tuple(input_shape[:-1]) + (self.num_clusters,)
@@ -81,7 +82,7 @@ class SoftAssignment(keras.layers.Layer):
             mask = layer_utils.all_valid_mask(frames)  # [B, T]
         mask = ops.cast(mask, "bool")
         frames = layer_utils.zero_padded_frames(frames, mask)
-        logits = ops.einsum("btd,dk->btk", frames, self.kernel)  # [B, T, K]
+        logits = layer_utils.frame_matmul(frames, self.kernel)  # [B, T, K]
         if self.add_batch_norm:
             # Statistics over valid frames only: mask [B, T] for [B, T, K].
             logits = self.batch_norm(logits, training=training, mask=mask)
