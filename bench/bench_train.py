@@ -118,7 +118,8 @@ def make_train_step(model, features, labels, jit_compile=False,
             scaled = optimizer.scale_loss(loss) if scaling else loss
         grads = tape.gradient(scaled, model.trainable_variables)
         if clip_gradient_norm:
-            grads = [tf.clip_by_norm(g, clip_gradient_norm) for g in grads]
+            grads = [optimizers.clip_by_norm(g, clip_gradient_norm)
+                     for g in grads]
         return loss, grads
 
     if jit_compile:

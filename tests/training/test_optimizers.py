@@ -103,7 +103,9 @@ def test_adam_optimizer_is_tf1_adam():
          {"rho": 0.95, "epsilon": 1e-8}),
         ("adamw", keras.optimizers.AdamW, {}),
         ("sgd", keras.optimizers.SGD, {}),
-        ("Adam", keras.optimizers.Adam, {"epsilon": 1e-7}),
+        ("Adam", optimizers.FusedAdam, {"epsilon": 1e-7}),
+        ("adam", optimizers.FusedAdam, {"epsilon": 1e-7}),
+        ("AdamOptimizer", optimizers.FusedAdam, {"epsilon": 1e-8}),
     ],
 )
 def test_optimizer_names(name, cls, attributes):
@@ -153,3 +155,153 @@ def test_skip_gradient_aggregation_applies_replica_gradients_unsummed():
         moved[hooked] = variable.numpy()
     np.testing.assert_allclose(moved[False], [-2.0, 4.0])  # summed: 2 x
     np.testing.assert_allclose(moved[True], [-1.0, 2.0])   # as given
+
+
+def _numpy_tf1_adam(var, grads, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """TF1 tf.train.AdamOptimizer, in float64 numpy (the oracle)."""
+    var = np.array(var, np.float64)
+    m, v = np.zeros_like(var), np.zeros_like(var)
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        var = var - lr_t * m / (np.sqrt(v) + eps)
+    return var, m, v
+
+
+def _run(optimizer, init, grads, compiled=True):
+    variables = [keras.Variable(x) for x in init]
+    optimizer.build(variables)
+
+    def step(gradients):
+        optimizer.apply_gradients(zip(gradients, variables))
+
+    step = tf.function(step) if compiled else step
+    for gradients in grads:
+        step([tf.constant(g) for g in gradients])
+    return variables
+
+
+def test_fused_adam_is_tf1_adam_over_several_steps():
+    rng = np.random.default_rng(0)
+    init = [rng.normal(size=(4, 6)).astype("float32"),
+            rng.normal(size=(6,)).astype("float32")]
+    grads = [[rng.normal(size=x.shape).astype("float32") for x in init]
+             for _ in range(4)]
+    optimizer = optimizers.FusedAdam(learning_rate=0.01, epsilon=1e-8)
+    variables = _run(optimizer, init, grads)
+    for i, variable in enumerate(variables):
+        var, m, v = _numpy_tf1_adam(init[i], [g[i] for g in grads], 0.01)
+        index = optimizer._get_variable_index(variable)
+        np.testing.assert_allclose(variable.numpy(), var, rtol=1e-5,
+                                   atol=1e-6)
+        np.testing.assert_allclose(optimizer._momentums[index].numpy(), m,
+                                   rtol=1e-5, atol=1e-7)
+        # float32 rounding of (g^2 - v) * 0.001: ~1e-5 relative.
+        np.testing.assert_allclose(optimizer._velocities[index].numpy(), v,
+                                   rtol=1e-4, atol=1e-9)
+    assert int(optimizer.iterations.numpy()) == 4
+
+
+def test_fused_adam_runs_one_fused_kernel_per_variable():
+    optimizer = optimizers.FusedAdam(learning_rate=0.01)
+    variables = [keras.Variable(np.zeros((3, 2), "float32")),
+                 keras.Variable(np.zeros((2,), "float32"))]
+    optimizer.build(variables)
+    step = tf.function(lambda g: optimizer.apply_gradients(zip(g, variables)))
+    graph = step.get_concrete_function(
+        [tf.TensorSpec((3, 2)), tf.TensorSpec((2,))]).graph
+    types = [op.type for op in graph.get_operations()]
+    assert types.count("ResourceApplyAdam") == 2
+    assert "Sqrt" not in types  # no element-wise Adam left over
+
+
+def test_fused_adam_falls_back_for_sparse_gradients_and_amsgrad():
+    rng = np.random.default_rng(1)
+    init = [rng.normal(size=(5, 3)).astype("float32")]
+    for kwargs in ({}, {"amsgrad": True}):
+        results = []
+        for cls in (keras.optimizers.Adam, optimizers.FusedAdam):
+            table = keras.Variable(init[0])
+            optimizer = cls(learning_rate=0.1, **kwargs)
+            optimizer.build([table])
+            for step in range(3):
+                with tf.GradientTape() as tape:
+                    rows = tf.gather(table, [0, 2, 2])  # IndexedSlices grad
+                    loss = tf.reduce_sum(rows * (step + 1.0))
+                grad = tape.gradient(loss, table)
+                if kwargs:  # amsgrad: also a dense gradient
+                    grad = tf.convert_to_tensor(grad)
+                optimizer.apply_gradients([(grad, table)])
+            results.append(table.numpy())
+        np.testing.assert_allclose(results[1], results[0], rtol=1e-6)
+
+
+def test_fused_adam_serializes():
+    optimizer = optimizers.FusedAdam(learning_rate=0.02, beta_1=0.8,
+                                     epsilon=1e-8, clipnorm=1.0)
+    restored = keras.optimizers.deserialize(
+        keras.optimizers.serialize(optimizer))
+    assert type(restored) is optimizers.FusedAdam
+    assert restored.get_config() == optimizer.get_config()
+
+
+def test_checkpoint_of_keras_adam_restores_into_fused_adam(tmp_path):
+    # Checkpoints written before FusedAdam (keras Adam) keep working.
+    rng = np.random.default_rng(2)
+    init = [rng.normal(size=(3, 4)).astype("float32")]
+    grads = [[rng.normal(size=(3, 4)).astype("float32")] for _ in range(2)]
+    old = keras.optimizers.Adam(learning_rate=0.01)
+    old_vars = _run(old, init, grads)
+    path = tf.train.Checkpoint(optimizer=old, variables=old_vars).save(
+        str(tmp_path / "ckpt"))
+    new = optimizers.FusedAdam(learning_rate=0.01)
+    new_vars = [keras.Variable(np.zeros((3, 4), "float32"))]
+    new.build(new_vars)
+    tf.train.Checkpoint(optimizer=new, variables=new_vars).restore(
+        path).assert_consumed()
+    for a, b in zip(old.variables, new.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_fused_adam_under_mirrored_strategy():
+    # Each replica updates its own copy of the variable and of m, v (the
+    # distributed variables' handles inside strategy.extended.update).
+    strategy = strategy_lib.get_strategy(devices=["/cpu:0", "/cpu:1"])
+    grads = [np.array([0.5, -1.0], "float32"), np.array([2.0, 0.1],
+                                                        "float32")]
+    with strategy.scope():
+        variable = tf.Variable([1.0, -1.0])
+        optimizer = optimizers.FusedAdam(learning_rate=0.1, epsilon=1e-8)
+        optimizer.build([variable])
+        assert optimizers.skip_gradient_aggregation(optimizer)
+
+    @tf.function
+    def step(g):
+        strategy.run(lambda: optimizer.apply_gradients([(g, variable)]))
+
+    for g in grads:
+        step(tf.constant(g))
+    expected, _, _ = _numpy_tf1_adam([1.0, -1.0], grads, 0.1)
+    for component in strategy.experimental_local_results(variable):
+        np.testing.assert_allclose(component.numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [0.0, 1e-3, 1.0, 50.0])
+def test_clip_by_norm_matches_tf(scale):
+    g = tf.constant(np.random.default_rng(3).normal(size=(7, 5)) * scale,
+                    tf.float32)
+    got = optimizers.clip_by_norm(g, 1.5).numpy()
+    np.testing.assert_allclose(got, tf.clip_by_norm(g, 1.5).numpy(),
+                               rtol=1e-6, atol=1e-12)
+    norm = np.linalg.norm(g.numpy().astype("float64"))
+    np.testing.assert_allclose(np.linalg.norm(got), min(norm, 1.5),
+                               rtol=1e-6)
+
+
+def test_clip_by_norm_sparse_gradient():
+    g = tf.IndexedSlices(tf.constant([[3.0, 4.0]]), tf.constant([1]),
+                         tf.constant([3, 2]))
+    got = optimizers.clip_by_norm(g, 1.0)
+    assert isinstance(got, tf.IndexedSlices)
+    np.testing.assert_allclose(got.values.numpy(), [[0.6, 0.8]], rtol=1e-6)

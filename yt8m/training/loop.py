@@ -243,7 +243,7 @@ def train(cfg):
             scale = optimizer.dynamic_scale
             grads = [g / scale for g in grads]
         if clip > 0:
-            grads = [tf.clip_by_norm(g, clip) for g in grads]
+            grads = [optimizers.clip_by_norm(g, clip) for g in grads]
         if optimizer_sums:
             # An optimizer that sums replica gradients again (a Keras without
             # the hook of optimizers.skip_gradient_aggregation): 1/N each.
