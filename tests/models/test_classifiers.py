@@ -68,6 +68,31 @@ def test_moe_l2_is_slim_l2():
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+def test_slim_l2_value_gradient_and_kernel():
+    # slim.l2_regularizer(s)(w) = s * sum(w**2) / 2, gradient s * w, with
+    # slim's one-pass L2Loss op.
+    from yt8m.layers.slim import SlimL2
+    from yt8m.layers.slim import slim_l2_regularizer
+    import keras
+    regularizer = slim_l2_regularizer(0.3)
+    assert isinstance(regularizer, SlimL2)
+    w = tf.Variable(RNG.normal(size=(5, 3)).astype("float32"))
+    with tf.GradientTape() as tape:
+        value = regularizer(w)
+    np.testing.assert_allclose(
+        float(value), 0.3 * np.sum(w.numpy().astype("float64")**2) / 2,
+        rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(value, w), 0.3 * w.numpy(),
+                               rtol=1e-6)
+    graph = tf.function(regularizer).get_concrete_function(
+        tf.TensorSpec((5, 3))).graph
+    assert "L2Loss" in {op.type for op in graph.get_operations()}
+    restored = keras.regularizers.deserialize(
+        keras.regularizers.serialize(regularizer))
+    assert type(restored) is SlimL2
+    assert restored.get_config() == {"l2": 0.15}
+
+
 def test_logistic_matches_formula_and_slim_l2():
     layer, out = run_layer_test(
         LogisticClassifier,

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from yt8m.layers import layer_utils
+from yt8m.layers.fused_batch_norm import FusedBatchNormalization
 
 
 @keras.saving.register_keras_serializable(package="yt8m")
@@ -65,7 +66,7 @@ class ContextGating(keras.layers.Layer):
             initializer=initializer,
         )
         if self.add_batch_norm:
-            self.batch_norm = keras.layers.BatchNormalization(
+            self.batch_norm = FusedBatchNormalization(
                 momentum=0.999, epsilon=1e-3, name="batch_norm"
             )
             self.batch_norm.build(tuple(input_shape))

@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from yt8m.layers import layer_utils
+from yt8m.layers.fused_batch_norm import FusedBatchNormalization
 
 
 @keras.saving.register_keras_serializable(package="yt8m")
@@ -67,7 +68,7 @@ class SEContextGating(keras.layers.Layer):
             name="squeeze",
         )
         self.squeeze.build(tuple(input_shape))
-        self.batch_norm = keras.layers.BatchNormalization(
+        self.batch_norm = FusedBatchNormalization(
             momentum=0.999, epsilon=1e-3, name="batch_norm"
         )
         self.batch_norm.build((input_shape[0], bottleneck))
