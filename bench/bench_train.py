@@ -212,14 +212,26 @@ def bench_model(name, batch_size, max_frames, num_classes, feature_sizes,
     return result
 
 
-def model_hparams(name, config):
+def model_hparams(name, config, max_frames=300):
     if not config:
-        return {}
+        return _tower_hparams(name, max_frames)
     if name != "DbofModel":
         raise ValueError(
             f"--config={config} is a DbofModel configuration; received "
             f"model {name!r}.")
     return dict(CONFIGS[config])
+
+
+def _tower_hparams(name, max_frames):
+    """A cross-modal model's `correlation_tower` slot: an untrained tower
+    of the benchmark's shapes (its weights do not change the step's cost)."""
+    cls = models.get_model_class(name)
+    requires = getattr(cls, "requires_correlation_tower", None)
+    if requires is None or not requires({}):
+        return {}
+    from yt8m.models.cross_modal import correlation_tower_spec
+    return {"correlation_tower": correlation_tower_spec(
+        ["rgb", "audio"], [1024, 128], 3862, max_frames=max_frames)}
 
 
 def main():
@@ -258,7 +270,8 @@ def main():
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # children: CPU only
     rss_steps = tuple(int(x) for x in args.rss_steps.split(",") if x)
     if args.single:
-        hparams = {**model_hparams(args.single, args.config),
+        hparams = {**model_hparams(args.single, args.config,
+                                   args.max_frames),
                    **json.loads(args.hparams)}
         r = bench_model(args.single, args.batch_size, args.max_frames,
                         args.num_classes, [1024, 128], args.warmup,

@@ -77,3 +77,21 @@ def test_bench_peer_without_the_peer_venv_says_skipped(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["skipped"] is True and "setup_peer_venv.sh" in out["reason"]
+
+
+def test_bench_train_gives_a_cross_modal_model_an_untrained_tower():
+    # `bench_train.py` covers every registered model: the cross-modal ones
+    # need a correlation tower, which the benchmark builds untrained.
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "bench_train.py"),
+         "--models=CrossModalTransformer", "--batch_size=2",
+         "--max_frames=8", "--num_classes=10", "--warmup=0", "--steps=1",
+         '--hparams={"transformer_layers": 1, "transformer_hidden_size":'
+         ' 16, "transformer_heads": 2, "transformer_ff_size": 32}'],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(proc.stdout)["models"]["CrossModalTransformer"]
+    assert "error" not in r, r
+    assert r["hparams"]["correlation_tower"]["model"] == "CorrelationTower"
+    assert r["examples_per_sec"] > 0
