@@ -97,3 +97,50 @@ def profile_ops(step, steps=3, by="type", top=None, logdir=None):
     if top:
         table = dict(list(table.items())[:top])
     return {"ops_ms_per_step": table, "traced_ms_per_step": total}
+
+
+def main():
+    """`python bench/op_profile.py --model=NetVLADModelLF [--batch_size=128]`:
+    the op profile of one registered model's `bench_train.py` step."""
+    import argparse
+    import json
+    import os
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--batch_size", type=int, default=128)
+    parser.add_argument("--max_frames", type=int, default=300)
+    parser.add_argument("--hparams", default="{}")
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--by", choices=("type", "name"), default="name")
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--inter_op_threads", type=int, default=1)
+    args = parser.parse_args()
+    tf.config.threading.set_inter_op_parallelism_threads(
+        args.inter_op_threads)
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.dirname(here))
+    sys.path.insert(0, here)
+    import bench_train
+    from yt8m import models
+
+    hparams = {**bench_train.model_hparams(args.model, None,
+                                           args.max_frames),
+               **json.loads(args.hparams)}
+    model = models.build_model(args.model, num_classes=3862,
+                               feature_sizes=[1024, 128],
+                               max_frames=args.max_frames, **hparams)
+    features, labels = bench_train.random_batch(
+        model, args.batch_size, args.max_frames, 3862, [1024, 128])
+    step = bench_train.make_train_step(model, features, labels)
+    step().numpy()
+    result = profile_ops(step, steps=args.steps, by=args.by,
+                         top=args.top or None)
+    result.update(model=args.model, batch_size=args.batch_size,
+                  inter_op_threads=args.inter_op_threads)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
