@@ -9,6 +9,7 @@ from yt8m.layers.frame_sampling import FrameSampling
 from yt8m.layers.netvlad import NetVLAD
 from yt8m.layers.probability_gating import ProbabilityGating
 from yt8m.layers.slim import slim_batch_normalization
+from yt8m.layers.wide_dense import WideDense
 from yt8m.hparams import HParam
 from yt8m.hparams import declare
 from yt8m.models import base
@@ -116,7 +117,7 @@ class NetVLADModelLF(base.FrameLevelModel):
     def embed(self, video, inputs, hp):
         # In late fusion this hidden FC is the layer combining the towers.
         use_bn = hp.netvlad_add_batch_norm and hp.netvlad_relu
-        hidden = keras.layers.Dense(
+        hidden = WideDense(
             hp.netvlad_hidden_size,
             use_bias=not use_bn,
             kernel_initializer=keras.initializers.RandomNormal(

@@ -5,6 +5,7 @@ import keras
 from yt8m.layers.nextvlad import NeXtVLAD
 from yt8m.layers.se_context_gating import SEContextGating
 from yt8m.layers.slim import slim_batch_normalization
+from yt8m.layers.wide_dense import WideDense
 from yt8m.hparams import HParam
 from yt8m.hparams import declare
 from yt8m.models import base
@@ -106,7 +107,7 @@ class NeXtVLADModel(base.FrameLevelModel):
 
     def embed(self, video, inputs, hp):
         x = keras.layers.Dropout(hp.drop_rate, name="dropout")(video)
-        x = keras.layers.Dense(
+        x = WideDense(
             hp.nextvlad_hidden_size,
             use_bias=False,
             kernel_initializer=keras.initializers.VarianceScaling(
