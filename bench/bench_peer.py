@@ -70,14 +70,19 @@ def run_ours(config, policy, args):
     return result, out["reference_matmul_float32_gflops"]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_peer_arguments(parser):
+    """--peer_dir and --peer_python: where ../shared/peer and its venv are."""
     parser.add_argument("--peer_dir",
                         default=os.path.join(ROOT, "..", "shared", "peer"))
     parser.add_argument("--peer_python", default=os.path.join(
         os.environ.get("YT8M_PEER_VENV", os.path.join(
             os.environ.get("TMPDIR", "/tmp"), "yt8m-peer-venv")),
         "bin", "python"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_peer_arguments(parser)
     parser.add_argument("--configs", default="starter,mg_default")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10)

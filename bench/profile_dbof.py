@@ -23,9 +23,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
-PEER_CONFIG = {"starter": "starter", "mg_default": "default"}
+
+from bench_peer import PEER_CONFIG  # noqa: E402  (same folder)
+from bench_peer import add_peer_arguments  # noqa: E402
 
 
 def _timed_ms(step, steps):
@@ -39,16 +40,10 @@ def _timed_ms(step, steps):
 
 
 def profile_ours(config, args):
-    sys.path.insert(0, ROOT)
     import bench_train
     from op_profile import profile_ops
-    from yt8m import models
-    model = models.build_model(
-        "DbofModel", num_classes=3862, feature_sizes=[1024, 128],
-        max_frames=300, **bench_train.CONFIGS[config])
-    features, labels = bench_train.random_batch(
-        model, args.batch_size, 300, 3862, [1024, 128])
-    step = bench_train.make_train_step(model, features, labels)
+    step = bench_train.build_train_step(
+        "DbofModel", args.batch_size, 300, bench_train.CONFIGS[config])
     return _profile(step, profile_ops, args)
 
 
@@ -84,12 +79,7 @@ def main():
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--by", choices=("type", "name"), default="type")
     parser.add_argument("--top", type=int, default=20, help="0: all ops")
-    parser.add_argument("--peer_dir",
-                        default=os.path.join(ROOT, "..", "shared", "peer"))
-    parser.add_argument("--peer_python", default=os.path.join(
-        os.environ.get("YT8M_PEER_VENV", os.path.join(
-            os.environ.get("TMPDIR", "/tmp"), "yt8m-peer-venv")),
-        "bin", "python"))
+    add_peer_arguments(parser)
     parser.add_argument("--inter_op_threads", type=int, default=1,
                         help="1 (default): ops run one at a time, so each "
                              "op's time is its own; 0: TensorFlow's default "
