@@ -155,6 +155,17 @@ def random_batch(model, batch_size, max_frames, num_classes, feature_sizes,
     return {k: batch[k] for k in keys}, tf.constant(labels)
 
 
+def build_train_step(name, batch_size, max_frames, hparams):
+    """`make_train_step` of model `name` at the benchmark's shapes (rgb +
+    audio 1024 + 128, 3862 classes) on a `random_batch`, in float32."""
+    model = models.build_model(name, num_classes=3862,
+                               feature_sizes=[1024, 128],
+                               max_frames=max_frames, **hparams)
+    features, labels = random_batch(model, batch_size, max_frames, 3862,
+                                    [1024, 128])
+    return make_train_step(model, features, labels)
+
+
 def _timed(step, warmup, steps):
     for _ in range(warmup):
         step().numpy()

@@ -45,8 +45,8 @@ def _load_xspace(logdir):
 
 
 def _op_events(space):
-    """Yields (op name, op type, start ps, duration ps) of the host plane's
-    outermost TF op events (wrappers unwrapped)."""
+    """Yields (op name, op type, duration ps) of the host plane's outermost
+    TF op events (wrappers unwrapped)."""
     for plane in space.planes:
         if not plane.name.startswith("/host:CPU"):
             continue
@@ -66,16 +66,15 @@ def _op_events(space):
                 if start < end_of_outer:
                     continue  # nested in the previous outermost op event
                 end_of_outer = start + dur
-                yield name, op_type, start, dur
+                yield name, op_type, dur
 
 
-def summarize(space, steps, by="type", top=None):
+def summarize(space, steps, by="type"):
     """{op type (or name): milliseconds per step}, largest first."""
     totals = collections.Counter()
-    for name, op_type, _, dur in _op_events(space):
+    for name, op_type, dur in _op_events(space):
         totals[op_type if by == "type" else name] += dur
-    items = totals.most_common(top)
-    return {k: round(v / 1e9 / steps, 3) for k, v in items}
+    return {k: round(v / 1e9 / steps, 3) for k, v in totals.most_common()}
 
 
 def profile_ops(step, steps=3, by="type", top=None, logdir=None):
@@ -92,7 +91,7 @@ def profile_ops(step, steps=3, by="type", top=None, logdir=None):
                 out.numpy()
     finally:
         tf.profiler.experimental.stop()
-    table = summarize(_load_xspace(logdir), steps, by=by, top=None)
+    table = summarize(_load_xspace(logdir), steps, by=by)
     total = round(sum(table.values()), 3)
     if top:
         table = dict(list(table.items())[:top])
@@ -104,7 +103,6 @@ def main():
     the op profile of one registered model's `bench_train.py` step."""
     import argparse
     import json
-    import os
     import sys
 
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -123,17 +121,12 @@ def main():
     sys.path.insert(0, os.path.dirname(here))
     sys.path.insert(0, here)
     import bench_train
-    from yt8m import models
 
     hparams = {**bench_train.model_hparams(args.model, None,
                                            args.max_frames),
                **json.loads(args.hparams)}
-    model = models.build_model(args.model, num_classes=3862,
-                               feature_sizes=[1024, 128],
-                               max_frames=args.max_frames, **hparams)
-    features, labels = bench_train.random_batch(
-        model, args.batch_size, args.max_frames, 3862, [1024, 128])
-    step = bench_train.make_train_step(model, features, labels)
+    step = bench_train.build_train_step(args.model, args.batch_size,
+                                        args.max_frames, hparams)
     step().numpy()
     result = profile_ops(step, steps=args.steps, by=args.by,
                          top=args.top or None)
