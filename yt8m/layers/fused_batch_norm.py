@@ -55,42 +55,37 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         x4 = tf.reshape(x, (-1, 1, 1, channels))  # [N, 1, 1, C]
         ones = tf.ones((channels,), "float32")
         gamma = ops.cast(self.gamma, "float32") if self.scale else ones
-        beta = ops.cast(self.beta, "float32") if self.center else ones * 0
-        if training and self.trainable:
-            y, mean, corrected, _, _, _ = tf.raw_ops.FusedBatchNormV3(
-                x=x4,
-                scale=gamma,
-                offset=beta,
-                mean=tf.zeros((0,), "float32"),
-                variance=tf.zeros((0,), "float32"),
-                epsilon=self.epsilon,
-                exponential_avg_factor=1.0,
-                data_format="NHWC",
-                is_training=True,
-            )
+        beta = (ops.cast(self.beta, "float32") if self.center
+                else tf.zeros((channels,), "float32"))
+        use_batch_statistics = bool(training and self.trainable)
+        if use_batch_statistics:
+            mean = variance = tf.zeros((0,), "float32")  # computed
+        else:
+            mean = ops.cast(self.moving_mean, "float32")
+            variance = ops.cast(self.moving_variance, "float32")
+        y, batch_mean, corrected, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+            x=x4,
+            scale=gamma,
+            offset=beta,
+            mean=mean,
+            variance=variance,
+            epsilon=self.epsilon,
+            exponential_avg_factor=1.0,
+            data_format="NHWC",
+            is_training=use_batch_statistics,
+        )
+        if use_batch_statistics:
             # The kernel returns the Bessel-corrected batch variance
             # (n / (n - 1), n / 1 for n = 1); Keras updates with the biased.
             n = tf.cast(tf.shape(x4)[0], "float32")
-            variance = corrected * (tf.maximum(n - 1.0, 1.0) / n)
+            batch_variance = corrected * (tf.maximum(n - 1.0, 1.0) / n)
             momentum = self.momentum
             self.moving_mean.assign(
                 ops.cast(self.moving_mean, "float32") * momentum
-                + mean * (1.0 - momentum)
+                + batch_mean * (1.0 - momentum)
             )
             self.moving_variance.assign(
                 ops.cast(self.moving_variance, "float32") * momentum
-                + variance * (1.0 - momentum)
-            )
-        else:
-            y, _, _, _, _, _ = tf.raw_ops.FusedBatchNormV3(
-                x=x4,
-                scale=gamma,
-                offset=beta,
-                mean=ops.cast(self.moving_mean, "float32"),
-                variance=ops.cast(self.moving_variance, "float32"),
-                epsilon=self.epsilon,
-                exponential_avg_factor=1.0,
-                data_format="NHWC",
-                is_training=False,
+                + batch_variance * (1.0 - momentum)
             )
         return ops.cast(tf.reshape(y, shape), self.compute_dtype)
