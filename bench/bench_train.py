@@ -50,6 +50,7 @@ from flop_count import graph_flops  # noqa: E402  (same folder)
 from yt8m import losses  # noqa: E402
 from yt8m import models  # noqa: E402
 from yt8m.layers import remat  # noqa: E402
+from yt8m.training import microbatch  # noqa: E402
 from yt8m.training import optimizers  # noqa: E402
 from yt8m.training import precision  # noqa: E402
 
@@ -98,31 +99,54 @@ def current_rss_mb():
 
 
 def make_train_step(model, features, labels, jit_compile=False,
-                    mixed_precision="float32", clip_gradient_norm=1.0):
+                    mixed_precision="float32", clip_gradient_norm=1.0,
+                    microbatch_size=0):
     """The benchmarked step, a `tf.function`: forward, cross-entropy plus
     the model's regularization losses, backward, per-variable clipping (as
-    the training loop), Adam (in a LossScaleOptimizer for float16)."""
+    the training loop), Adam (in a LossScaleOptimizer for float16); with
+    `microbatch_size`, the gradient accumulated over micro-batches as
+    `train.py --microbatch_size` does. `step.flop_graph()` traces (never
+    runs) the step's forward and backward pass without micro-batches, the
+    graph whose FLOPs are the step's."""
     loss_fn = losses.get_loss("CrossEntropyLoss")
     optimizer = precision.wrap_optimizer(
         optimizers.build_optimizer("AdamOptimizer", 1e-3, 0.0),
         mixed_precision)
     scaling = precision.needs_loss_scaling(mixed_precision)
+    batch_size = float(labels.shape[0])
 
-    def compute():
+    def forward_backward(batch, share):
+        features, labels = batch
         with tf.GradientTape() as tape:
             predictions = tf.cast(model(features, training=True), tf.float32)
-            loss = tf.reduce_mean(loss_fn(labels, predictions))
+            loss = tf.reduce_sum(loss_fn(labels, predictions)) / batch_size
             if model.losses:
-                loss += tf.add_n([tf.cast(x, tf.float32)
-                                  for x in model.losses])
+                loss += share * tf.add_n([tf.cast(x, tf.float32)
+                                          for x in model.losses])
             scaled = optimizer.scale_loss(loss) if scaling else loss
         grads = tape.gradient(scaled, model.trainable_variables)
-        if clip_gradient_norm:
-            grads = [optimizers.clip_by_norm(g, clip_gradient_norm)
-                     for g in grads]
-        return loss, grads
+        return loss, {}, predictions, grads
 
-    if jit_compile:
+    def clipped(grads):
+        if not clip_gradient_norm:
+            return grads
+        return [optimizers.clip_by_norm(g, clip_gradient_norm)
+                for g in grads]
+
+    def compute():
+        loss, _, _, grads = forward_backward((features, labels), 1.0)
+        return loss, clipped(grads)
+
+    if microbatch_size:
+        micro = forward_backward
+        if jit_compile:
+            micro = tf.function(micro, jit_compile=True)
+
+        def compute():  # noqa: F811  (the accumulated variant)
+            loss, _, _, grads = microbatch.accumulate(
+                micro, (features, labels), microbatch_size)
+            return loss, clipped(grads)
+    elif jit_compile:
         compute = tf.function(compute, jit_compile=True)
 
     @tf.function
@@ -131,6 +155,13 @@ def make_train_step(model, features, labels, jit_compile=False,
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
+    def flop_graph():
+        if not microbatch_size:
+            return step.get_concrete_function().graph
+        return tf.function(lambda: forward_backward(
+            (features, labels), 1.0)[3]).get_concrete_function().graph
+
+    step.flop_graph = flop_graph
     return step
 
 
@@ -180,7 +211,7 @@ def _timed(step, warmup, steps):
 def bench_model(name, batch_size, max_frames, num_classes, feature_sizes,
                 warmup, steps, hparams, mixed_precision="float32",
                 jit_compile=False, rss_steps=(), rss_batch_size=8,
-                rematerialize=False):
+                rematerialize=False, microbatch_size=0):
     with precision.policy_scope(mixed_precision), \
             remat.remat_scope(rematerialize):
         model = models.build_model(name, num_classes=num_classes,
@@ -190,8 +221,8 @@ def bench_model(name, batch_size, max_frames, num_classes, feature_sizes,
     features, labels = random_batch(model, batch_size, max_frames,
                                     num_classes, feature_sizes)
     step = make_train_step(model, features, labels, jit_compile,
-                           mixed_precision)
-    flops = graph_flops(step.get_concrete_function().graph,
+                           mixed_precision, microbatch_size=microbatch_size)
+    flops = graph_flops(step.flop_graph(),
                         loop_trips=max_frames if frame_level else 1)
     times = _timed(step, warmup, steps)
     median = float(np.median(times))
@@ -212,7 +243,8 @@ def bench_model(name, batch_size, max_frames, num_classes, feature_sizes,
         features, labels = random_batch(model, rss_batch_size, max_frames,
                                         num_classes, feature_sizes, seed=1)
         small = make_train_step(model, features, labels, jit_compile,
-                                mixed_precision)
+                                mixed_precision,
+                                microbatch_size=microbatch_size)
         rss = {}
         for i in range(1, max(rss_steps) + 1):
             small().numpy()
@@ -263,6 +295,9 @@ def main():
     parser.add_argument("--remat", action="store_true",
                         help="train.py --remat (the FLOP count then includes "
                              "the recomputation)")
+    parser.add_argument("--microbatch_size", type=int, default=0,
+                        help="train.py --microbatch_size: the gradient "
+                             "accumulated over micro-batches of this size")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--rss_steps", default="",
                         help="e.g. 200,1000: resident set at these steps")
@@ -288,7 +323,7 @@ def main():
                         args.num_classes, [1024, 128], args.warmup,
                         args.steps, hparams, args.mixed_precision,
                         args.jit_compile, rss_steps, args.rss_batch_size,
-                        args.remat)
+                        args.remat, args.microbatch_size)
         r["hparams"] = hparams
         print(json.dumps(r))
         return
@@ -350,6 +385,7 @@ def main():
         "mixed_precision": args.mixed_precision,
         "jit_compile": args.jit_compile,
         "remat": args.remat,
+        "microbatch_size": args.microbatch_size,
         "flops_counted": "dense-algebra ops of the traced training step "
                          "(bench/flop_count.py), backward included",
         "reference_matmul_float32_gflops": peak,

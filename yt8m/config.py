@@ -201,6 +201,10 @@ class TrainConfig:
     # Recompute the Transformer blocks' and bidirectional RNNs' activations
     # in the backward pass instead of storing them (yt8m.layers.remat).
     remat: bool = False
+    # Accumulate each replica's gradient over micro-batches of at most this
+    # many examples, one at a time (0: the whole batch at once;
+    # yt8m.training.microbatch).
+    microbatch_size: int = 0
 
 
 @dataclasses.dataclass

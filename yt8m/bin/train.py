@@ -88,6 +88,12 @@ flags.DEFINE_bool("remat", False,
                   "activations in the backward pass (memory for about one "
                   "extra forward pass of those layers; see README, "
                   "Performance).")
+flags.DEFINE_integer("microbatch_size", 0,
+                     "Accumulate each replica's gradient over micro-batches "
+                     "of at most this many examples, run one after another, "
+                     "and update once per batch: peak memory grows with the "
+                     "micro-batch, not the batch (0: off; see README, "
+                     "Performance).")
 flags.DEFINE_integer("log_every_steps", 10, "Log training metrics every N steps.")
 flags.DEFINE_integer("shuffle_seed", None, "Seed for shuffling files/records.")
 flags.DEFINE_bool("progress_bar", None,
@@ -209,6 +215,7 @@ def config_from_flags():
         mixed_precision=FLAGS.mixed_precision,
         jit_compile=FLAGS.jit_compile,
         remat=FLAGS.remat,
+        microbatch_size=FLAGS.microbatch_size,
     )
 
 

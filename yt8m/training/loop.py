@@ -23,6 +23,7 @@ from yt8m import models as models_lib
 from yt8m import readers
 from yt8m.layers import remat
 from yt8m.training import checkpoints
+from yt8m.training import microbatch
 from yt8m.readers import model_inputs as inputs
 from yt8m.training import optimizers
 from yt8m.training import precision
@@ -106,6 +107,7 @@ class _Logger:
 
 def train(cfg):
     """Trains per `cfg` (a `TrainConfig`); returns a summary dict."""
+    microbatch.check_microbatch_size(cfg.microbatch_size)
     strategy = strategy_lib.get_strategy(cfg.devices, cfg.num_gpu)
     chief = strategy_lib.is_chief(strategy)
     _prepare_train_dir(cfg, chief)
@@ -190,9 +192,10 @@ def train(cfg):
 
     loss_scaling = precision.needs_loss_scaling(policy)
 
-    def forward_backward(batch, global_n):
-        """Loss and gradients of this replica's batch (XLA-compiled with
-        --jit_compile; all-reduces stay outside the compiled function)."""
+    def forward_backward(batch, global_n, share=1.0):
+        """Loss and gradients of this replica's batch, or of a micro-batch
+        holding `share` of its examples (XLA-compiled with --jit_compile;
+        all-reduces stay outside the compiled function)."""
         features = {k: batch[k] for k in input_keys}
         with tf.GradientTape() as tape:
             predictions = tf.nest.map_structure(
@@ -204,12 +207,14 @@ def train(cfg):
             regularization, auxiliary = model.split_losses()
             reg = tf.add_n([tf.cast(r, tf.float32) for r in regularization]
                            ) if regularization else 0.0
-            reg_loss = tf.nn.scale_regularization_loss(reg)
+            # A micro-batch carries its share of the batch's regularization
+            # and of its auxiliary means (yt8m.training.microbatch).
+            reg_loss = tf.nn.scale_regularization_loss(reg) * share
             # Auxiliary losses are means over this replica's batch: scaled
             # by 1 / replicas, their sum over replicas is their mean.
             auxiliary = {
                 name: tf.nn.scale_regularization_loss(
-                    tf.cast(value, tf.float32))
+                    tf.cast(value, tf.float32)) * share
                 for name, value in sorted(auxiliary.items())
             }
             total = target_loss + penalty * reg_loss
@@ -232,8 +237,12 @@ def train(cfg):
             tf.distribute.ReduceOp.SUM, tf.cast(local_n, tf.float32)), 1.0)
         # XLA takes numbers only: the string ids stay out.
         numeric = {k: v for k, v in batch.items() if v.dtype != tf.string}
-        total, auxiliary, predictions, grads = forward_backward(
-            numeric, global_n)
+        if cfg.microbatch_size:
+            total, auxiliary, predictions, grads = microbatch.accumulate(
+                forward_backward, numeric, cfg.microbatch_size, global_n)
+        else:
+            total, auxiliary, predictions, grads = forward_backward(
+                numeric, global_n)
         variables = model.trainable_variables
         grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
         if loss_scaling:

@@ -1,0 +1,102 @@
+"""Gradient accumulation over micro-batches: a batch's gradient with the
+activations of one micro-batch alive at a time (`train.py --microbatch_size`).
+
+A step of batch B with micro-batch size M runs the forward and backward pass
+on consecutive slices of at most M examples, one after another, and sums
+their gradients; the optimizer then updates once, from the sum, and the
+all-reduce (under `tf.distribute`) runs once per step as without micro-batches.
+Peak memory then grows with M instead of B.
+
+The gradient is the batch's gradient when the model has no batch statistics
+(the Transformer and RNN families): the target loss is a sum over examples
+divided by the global batch size, and each micro-batch is given its share,
+size / B, of the terms that are not per-example sums (regularization, and
+auxiliary losses that are means over the batch). With batch normalization
+each micro-batch is normalised by its own statistics and updates the moving
+averages once, as each replica does under MirroredStrategy without
+synchronized batch norm. Dropout draws different masks than one pass would.
+"""
+
+import tensorflow as tf
+
+
+def check_microbatch_size(microbatch_size):
+    if isinstance(microbatch_size, bool) or not isinstance(
+            microbatch_size, int) or microbatch_size < 0:
+        raise ValueError(
+            "microbatch_size: expected an int >= 0 (0: no micro-batches), "
+            f"received {microbatch_size!r}.")
+    return microbatch_size
+
+
+def accumulate(fn, batch, microbatch_size, *args):
+    """Calls `fn(micro_batch, *args, share)` on consecutive slices of `batch`
+    and combines the results as one call on the whole batch would return.
+
+    `batch` is a nest of tensors whose first dimension is the example; `fn`
+    returns `(total, auxiliary, predictions, grads)`: a scalar loss, a dict
+    of scalars, a nest of per-example tensors and a list of gradients (None
+    for a variable the loss does not reach). `share` is the micro-batch's
+    fraction of the examples, a float32 scalar; `fn` scales by it whatever
+    is not a sum over examples. Returns the summed loss, auxiliary losses and
+    gradients, and the predictions concatenated in batch order.
+
+    The micro-batches run in sequence (a while loop with one iteration in
+    flight), so one micro-batch's activations are freed before the next
+    begins.
+    """
+    check_microbatch_size(microbatch_size)
+    flat = tf.nest.flatten(batch)
+    n = tf.shape(flat[0])[0]
+    size = tf.constant(max(microbatch_size, 1), tf.int32)
+    count = (n + size - 1) // size
+    n_float = tf.cast(tf.maximum(n, 1), tf.float32)
+
+    def run(i):
+        start = i * size
+        end = tf.minimum(start + size, n)
+        micro = tf.nest.map_structure(lambda t: t[start:end], batch)
+        share = tf.cast(end - start, tf.float32) / n_float
+        return fn(micro, *args, share)
+
+    # The first micro-batch outside the loop gives the structures and the
+    # accumulators' initial values (no zeros to add, no None to guess).
+    total, auxiliary, predictions, grads = run(tf.constant(0))
+    present = [i for i, g in enumerate(grads) if g is not None]
+    sums = [tf.convert_to_tensor(grads[i]) for i in present]
+    leaves = tf.nest.flatten(predictions)
+    arrays = [
+        tf.TensorArray(p.dtype, size=count, infer_shape=False,
+                       element_shape=tf.TensorShape(None)).write(0, p)
+        for p in leaves
+    ]
+    aux_keys = sorted(auxiliary)
+    aux = [auxiliary[k] for k in aux_keys]
+
+    def body(i, total, aux, sums, arrays):
+        t, a, p, g = run(i)
+        g = [tf.convert_to_tensor(g[j]) for j in present]
+        return (
+            i + 1,
+            total + t,
+            [x + a[k] for x, k in zip(aux, aux_keys)],
+            [s + x for s, x in zip(sums, g)],
+            [ta.write(i, x) for ta, x in zip(arrays, tf.nest.flatten(p))],
+        )
+
+    _, total, aux, sums, arrays = tf.while_loop(
+        lambda i, *_: i < count,
+        body,
+        (tf.constant(1), total, aux, sums, arrays),
+        parallel_iterations=1,
+    )
+    out = list(grads)
+    for i, s in zip(present, sums):
+        out[i] = s
+    joined = []
+    for ta, leaf in zip(arrays, leaves):
+        x = ta.concat()
+        x.set_shape(tf.TensorShape([None]).concatenate(leaf.shape[1:]))
+        joined.append(x)
+    predictions = tf.nest.pack_sequence_as(predictions, joined)
+    return total, dict(zip(aux_keys, aux)), predictions, out
