@@ -251,3 +251,25 @@ def test_members_in_another_video_order_are_aligned(tmp_path):
     ensemble.run([a, b], out, num_classes=3, top_k=2)
     rows = {r[0]: r[1] for r in list(csv.reader(open(out, newline="")))[1:]}
     assert rows == {"s0": "0 0.4 2 0.2", "s1": "1 0.4"}
+
+
+def test_reported_gap_is_that_of_the_written_csv(tmp_path):
+    # The CSV holds scores to 6 significant digits ("%g"). s1's positive
+    # (0.12345699) outranks s0's negative (0.12345651) before rounding
+    # (GAP 1/2: one hit at rank 1 of 2 positives); written, both read
+    # 0.123457, and a tie ranks the negative first (GAP 1/4). The GAP
+    # reported must be the written file's, as yt8m-score computes it.
+    data = str(tmp_path / "test.tfrecord")
+    writers.write_tfrecord(data, [
+        writers.make_video_example(v, ls, {"mean_rgb": np.zeros(2)})
+        for v, ls in {"s0": [2], "s1": [1]}.items()])
+    member = _write_csv(tmp_path / "a.csv", {"s0": [(0, "0.12345651")],
+                                             "s1": [(1, "0.12345699")]})
+    out = str(tmp_path / "e.csv")
+    result = ensemble.run([member], out, data_pattern=data, num_classes=3,
+                          top_k=1)
+    rows = {r[0]: r[1] for r in list(csv.reader(open(out, newline="")))[1:]}
+    assert rows == {"s0": "0 0.123457", "s1": "1 0.123457"}
+    scored = scoring.score_submission(out, data, num_classes=3, top_k=1)
+    assert scored["gap"] == pytest.approx(0.25)
+    assert result["ensemble"]["gap"] == pytest.approx(0.25)

@@ -127,9 +127,16 @@ def top_k_submission(video_ids, scores, top_k, listed=None):
     }
 
 
-def metrics(video_ids, scores, labels, top_k, full, listed=None):
-    """GAP@k (+ Hit@1, and MAP / PERR when `full`) of dense `scores`."""
-    submission = top_k_submission(video_ids, scores, top_k, listed)
+def metrics(video_ids, scores, labels, top_k, full, listed=None,
+            submission=None):
+    """GAP@k (+ Hit@1, and MAP / PERR when `full`) of dense `scores`.
+
+    GAP@k and Hit@1 are those of `submission` (`{video_id: [(label,
+    score)]}`) when given, e.g. the scores as a CSV holds them; else of
+    the top k of `scores`.
+    """
+    if submission is None:
+        submission = top_k_submission(video_ids, scores, top_k, listed)
     gap = scoring.video_gap(submission, labels, top_k)["gap"]
     hits = [submission[v][0][0] in labels[v] for v in video_ids]
     out = {"gap": gap, "hit_at_one": float(np.mean(hits)), "top_k": top_k}
@@ -245,10 +252,18 @@ def run(inputs, output_file, method="average", validation_files=None,
 
     from yt8m import files
 
-    submission = top_k_submission(video_ids, ensemble, top_k, listed)
+    # The CSV holds inference.py's "%i %g" pairs: scores to 6 significant
+    # digits. The ensemble's GAP and Hit@1 are reported for these written
+    # values, so that yt8m-score on the CSV gives the same figure (the
+    # rounding can tie or reorder close scores across videos).
+    submission = {
+        video_id: [(c, float("%g" % s)) for c, s in pairs]
+        for video_id, pairs in top_k_submission(
+            video_ids, ensemble, top_k, listed).items()
+    }
     with files.atomic_file(output_file) as out:
         out.write(scoring.VIDEO_HEADER + "\n")
-        for video_id in video_ids:  # inference.py's "%i %g" pairs
+        for video_id in video_ids:
             pairs = " ".join("%i %g" % (c, s) for c, s in
                              submission[video_id])
             out.write(f"{video_id},{pairs}\n")
@@ -268,7 +283,7 @@ def run(inputs, output_file, method="average", validation_files=None,
                 members, matrices, listed_matrices, alpha)
         ]
         result["ensemble"] = metrics(video_ids, ensemble, labels, top_k,
-                                     full, listed)
+                                     full, listed, submission=submission)
     return result
 
 
