@@ -4,6 +4,8 @@ Can the reader keep the cheapest models fed? In one run, on the same
 synthetic frame-level shards (`bench_readers.write_shards`: random frame
 counts up to `--max_frames`, uint8 rgb 1024 + audio 128):
 
+  (0) raw read: the TFRecord bytes batched, unparsed (the upper bound of
+      any reader on these files), records/s;
   (a) bare parse: `bench_readers.minimal_pipeline` (upstream-style parse,
       dequantize, pad; no checks, no file/record tracking), videos/s;
   (b) our reader in training mode: `build_dataset(..., training=True,
@@ -276,9 +278,16 @@ def main(argv=None):
                 pattern, reader, args.batch_size, training=True,
                 num_epochs=1, num_readers=args.num_readers)
 
+        def raw():
+            # The bytes alone: TFRecord framing and CRCs, no parsing. No
+            # reader can hand over videos faster than this.
+            return tf.data.TFRecordDataset(files).batch(args.batch_size)
+
         spec = ours().element_spec
-        passes = {"bare_parse": [], "reader_training": []}
-        for _ in range(args.repeats):  # interleaved: load drifts hit both
+        passes = {"raw_read": [], "bare_parse": [], "reader_training": []}
+        for _ in range(args.repeats):  # interleaved: load drifts hit all
+            passes["raw_read"].append(bench_readers.time_pass(
+                raw, lambda batch: int(batch.shape[0])))
             passes["bare_parse"].append(bench_readers.time_pass(
                 bare, lambda batch: int(batch[1].shape[0])))
             passes["reader_training"].append(bench_readers.time_pass(
@@ -349,6 +358,14 @@ def main(argv=None):
                     TARGET_READER_TO_FASTEST_MODEL,
                     "pipelines.reader_training.videos_per_s",
                     "fastest_model_examples_per_s"),
+            },
+            # What bounds reader_to_fastest_model: the same ratio for the
+            # bare parse and for reading the bytes without parsing them.
+            "bounds": {
+                "raw_read_to_fastest_model": round(
+                    rates["raw_read"] / model_rates[fastest], 4),
+                "bare_parse_to_fastest_model": round(
+                    rates["bare_parse"] / model_rates[fastest], 4),
             },
             # CPU time per video, less sensitive to other jobs than wall
             # time: bare parse CPU / reader CPU (1 = as cheap as the bare

@@ -73,7 +73,7 @@ def test_bench_pipeline_tiny():
     check_machine(result)
     assert result["data"]["num_videos"] == 16
     assert result["reader_shapes"]["video_matrix"] == [None, 20, 1152]
-    for key in ("bare_parse", "reader_training"):
+    for key in ("raw_read", "bare_parse", "reader_training"):
         stage = result["pipelines"][key]
         assert stage["videos_per_s"] > 0
         assert stage["cpu_ms_per_video"] > 0
@@ -91,6 +91,12 @@ def test_bench_pipeline_tiny():
     assert result["fastest_model_examples_per_s"] == model["examples_per_s"]
     check_ratios(result, {"reader_to_bare_parse": 0.6,
                           "reader_to_fastest_model": 3.0})
+    rates = {key: result["pipelines"][key]["videos_per_s"]
+             for key in ("raw_read", "bare_parse")}
+    assert result["bounds"] == {
+        f"{key}_to_fastest_model": pytest.approx(
+            rates[key] / model["examples_per_s"], rel=2e-3, abs=1e-4)
+        for key in rates}
     reader_cpu = result["pipelines"]["reader_training"]["cpu_ms_per_video"]
     assert result["informational_ratios"]["reader_to_bare_parse_cpu"] == (
         pytest.approx(result["pipelines"]["bare_parse"]["cpu_ms_per_video"]

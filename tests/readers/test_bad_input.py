@@ -232,15 +232,59 @@ def test_frame_level_bad_record_raises(parse_frame_record, kind):
     assert field in message
 
 
-@pytest.mark.parametrize("kind", ["short_frame_bytes", "zero_frames"])
-def test_frame_level_bad_record_raises_from_dataset(tmp_path, kind):
+@pytest.mark.parametrize("batch_size", [2, 8])
+@pytest.mark.parametrize("kind", FRAME_CASES)
+def test_frame_level_bad_record_raises_from_dataset(tmp_path, kind,
+                                                    batch_size):
+    # Records are checked a batch at a time: record 2 opens the second
+    # batch of 2, and sits inside the first (only) batch of 8.
     bad, field = _frame_with(kind)
     path = _write_with_bad_record(tmp_path, bad, helpers.frame_example)
     with pytest.raises(DataError) as error:
-        helpers.read_all(path, _frame_reader(), batch_size=2)
+        helpers.read_all(path, _frame_reader(), batch_size=batch_size)
     message = str(error.value)
     assert message.startswith(f"file {path}, record 2: ")
     assert field in message
+
+
+def test_frame_level_first_bad_record_of_a_batch_is_named(tmp_path):
+    zero, _ = _frame_with("zero_frames")
+    big, field = _frame_with("label_too_big")
+    good = helpers.frame_example
+    path = helpers.write(tmp_path / "f.tfrecord",
+                         [good(0), big, good(2), zero, good(4)])
+    with pytest.raises(DataError) as error:
+        helpers.read_all(path, _frame_reader(), batch_size=8)
+    assert str(error.value).startswith(f"file {path}, record 1: ")
+    assert field in str(error.value)
+
+
+def test_frame_level_nan_in_a_float_feature_after_a_uint8_one(tmp_path):
+    # The batch check reads each float feature's columns of the batch
+    # matrix: audio's NaN must be reported as audio's, rgb's values as fine.
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (3, helpers.RGB), np.uint8)
+    audio = np.ones((3, helpers.AUDIO), np.float32)
+    examples = [writers.make_frame_example(f"v{i}", [1], {
+        "rgb": rgb, "audio": audio}) for i in range(2)]
+    audio = audio.copy()
+    audio[1, 2] = np.inf
+    examples.append(writers.make_frame_example("bad", [1], {
+        "rgb": rgb, "audio": audio}))
+    path = helpers.write(tmp_path / "f.tfrecord", examples)
+    reader = YT8MFrameFeatureReader(
+        num_classes=NUM_CLASSES, feature_names="rgb,audio",
+        feature_sizes=f"{helpers.RGB},{helpers.AUDIO}", max_frames=4,
+        feature_dtypes="uint8,float32",
+    )
+    batches = helpers.read_all(
+        path, reader, skip_bad_records=True, stats=ReaderStats())
+    assert helpers.concat(batches, "video_ids").tolist() == [b"v0", b"v1"]
+    np.testing.assert_array_equal(
+        batches[0]["video_matrix"][0, :3, helpers.RGB:], audio[[0, 0, 0]])
+    with pytest.raises(DataError, match=r"record 2: feature_list 'audio' "
+                                        r"has NaN or Inf"):
+        helpers.read_all(path, reader)
 
 
 def test_frame_level_nan_in_float_features(tmp_path):
@@ -325,6 +369,31 @@ def test_truncated_file_raises_naming_file_and_record(tmp_path):
     message = str(error.value)
     assert path in message and "record 4:" in message
     assert "truncated or corrupt" in message
+
+
+def test_truncated_file_beyond_the_first_block_of_records(tmp_path):
+    # Bytes are counted a block of records at a time (dataset._COUNT_BLOCK
+    # = 32): a cut after record 70 of 75 is still found and named.
+    path = helpers.write(tmp_path / "long.tfrecord",
+                         [helpers.frame_example(i) for i in range(75)])
+    data = open(path, "rb").read()
+    record_bytes = len(data) // 75
+    with open(path, "wb") as f:
+        f.write(data[: 70 * record_bytes + 10])
+    with pytest.raises(DataError) as error:
+        helpers.read_all(path, _frame_reader(), batch_size=16)
+    message = str(error.value)
+    assert message.startswith(f"file {path}, record 70: TFRecord data is "
+                              "truncated or corrupt after byte "
+                              f"{70 * record_bytes} ")
+    bad, field = _frame_with("zero_frames")
+    examples = [helpers.frame_example(i) for i in range(75)]
+    examples[66] = bad
+    path = helpers.write(tmp_path / "bad66.tfrecord", examples)
+    with pytest.raises(DataError) as error:
+        helpers.read_all(path, _frame_reader(), batch_size=16)
+    assert str(error.value).startswith(f"file {path}, record 66: ")
+    assert field in str(error.value)
 
 
 def test_corrupt_file_raises_naming_file(tmp_path):
