@@ -170,7 +170,9 @@ def random_batch(model, batch_size, max_frames, num_classes, feature_sizes,
     rng = np.random.default_rng(seed)
     dim = sum(feature_sizes)
     if getattr(model, "frame_level", False):
-        video = rng.uniform(-2, 2, (batch_size, max_frames, dim))
+        # Drawn in float32: a float64 draw at 128 x 300 x 1152 held 354 MB
+        # more for a moment.
+        video = rng.random((batch_size, max_frames, dim), np.float32) * 4 - 2
         num_frames = rng.integers(1, max_frames + 1, batch_size)
         video[np.arange(max_frames)[None, :] >= num_frames[:, None]] = 0
         batch = {"video_matrix": tf.constant(video, tf.float32),

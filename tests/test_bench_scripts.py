@@ -205,3 +205,36 @@ def test_device_gpu_without_gpu_fails_clearly():
     assert proc.returncode == 2
     assert "--device=gpu, but TensorFlow finds no GPU" in proc.stderr
     assert not proc.stdout.strip()
+
+
+@pytest.mark.parametrize("microbatch_size", [0, 2])
+def test_memory_profile_tiny(microbatch_size):
+    result = run_script(
+        "memory_profile.py", "--model=FrameLevelLogisticModel",
+        "--batch_size=4", "--max_frames=10", "--num_classes=20",
+        f"--microbatch_size={microbatch_size}")
+    assert result["benchmark"] == "memory_profile"
+    phases = result["phases"]
+    assert list(phases) == ["after_import", "model_built", "batch_made",
+                            "first_step", "second_step"]
+    state = result["parameter_state_mb"]
+    # 1152 x 20 kernel + 20 biases, float32.
+    assert state["weights"] == pytest.approx(23060 * 4 / 2**20, abs=1e-3)
+    assert state["adam_slots"] == pytest.approx(2 * state["weights"],
+                                                abs=1e-3)
+    assert state["gradient_buffer_count"] == (3 if microbatch_size else 2)
+    # The allocator's counts are real (BFC): the weights are in use once
+    # built, Adam's slots too after a step.
+    assert phases["model_built"]["allocator_current_mb"] >= state["weights"]
+    assert phases["second_step"]["allocator_current_mb"] >= (
+        state["weights"] + state["adam_slots"] - 1e-3)
+    step = result["step"]
+    assert step["allocator_peak_mb"] == (
+        phases["second_step"]["allocator_peak_mb"])
+    assert step["allocator_peak_mb"] >= (
+        phases["second_step"]["allocator_current_mb"])
+    assert step["activations_and_workspace_mb"] == pytest.approx(
+        step["transient_mb"] - state["gradient_buffers"], abs=0.15)
+    assert result["outside_allocator_mb"] == pytest.approx(
+        phases["second_step"]["rss_mb"] - step["allocator_peak_mb"],
+        abs=0.15)

@@ -1,0 +1,144 @@
+"""Where one training step's memory goes, for any registered model.
+
+    python bench/memory_profile.py --model=BiGRUAttentionModel \
+        --batch_size=128 --microbatch_size=8
+
+Runs `bench_train`'s step (forward, loss, backward, per-variable clipping,
+Adam; random inputs; `--microbatch_size` as `train.py`) under TensorFlow's
+BFC CPU allocator (`TF_CPU_ALLOCATOR_USE_BFC=true`, set before TensorFlow
+is imported), whose byte counts are exact, and prints ONE JSON object:
+
+* `phases`: after import, after the model is built, after the batch is
+  made, after a first step (tracing included) and after a second step:
+  the resident set (`rss_mb`), the allocator's `current_mb` and its
+  `peak_mb` (statistics reset before the second step, so its peak is the
+  step's own);
+* `parameter_state_mb`, counted from the variables (4 bytes per float32
+  weight): the weights, Adam's two slots, and the gradient buffers a step
+  holds at once at most (the gradient and its clipped copy; with
+  micro-batches also the accumulator);
+* `step`: the step's allocator peak, its transient part (peak - memory in
+  use before the step), and what of that the gradient buffers do not
+  explain (`activations_and_workspace_mb`: saved activations, backward
+  temporaries, kernel workspace);
+* `outside_allocator_mb`: RSS after the second step minus the allocator's
+  peak, what TensorFlow's runtime, Python and the libraries hold beside
+  the tensors (graphs, kernels, oneDNN caches, freed but unreturned pages)
+  and the input batch: a tensor made from a numpy array is not allocated
+  by the allocator (measured: `current` does not move when it is made).
+
+`bench_train.py` reports the peak RSS under the default allocator (the one
+`train.py` uses); this script is for the breakdown. The README's RSS bounds
+come from it.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+
+os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--batch_size", type=int, default=128)
+    parser.add_argument("--max_frames", type=int, default=300)
+    parser.add_argument("--microbatch_size", type=int, default=0)
+    parser.add_argument("--num_classes", type=int, default=3862)
+    parser.add_argument("--hparams", default="{}",
+                        help="JSON dict of model hyperparameters")
+    args = parser.parse_args(argv)
+    for name in ("batch_size", "max_frames", "num_classes"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name} must be positive")
+    if args.microbatch_size < 0:
+        parser.error("--microbatch_size must be >= 0")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import bench_train  # imports TensorFlow: after the allocator is chosen
+    import tensorflow as tf
+    from yt8m import models
+
+    if args.model not in models.list_models():
+        print(f"memory_profile.py: error: unknown model {args.model!r}",
+              file=sys.stderr)
+        return 2
+    mb = 2.0 ** 20
+
+    def phase():
+        info = tf.config.experimental.get_memory_info("CPU:0")
+        return {"rss_mb": round(bench_train.current_rss_mb(), 1),
+                "allocator_current_mb": round(info["current"] / mb, 3),
+                "allocator_peak_mb": round(info["peak"] / mb, 3)}
+
+    phases = {"after_import": phase()}
+    hparams = {**bench_train.model_hparams(args.model, None, args.max_frames),
+               **json.loads(args.hparams)}
+    feature_sizes = [1024, 128]
+    model = models.build_model(args.model, num_classes=args.num_classes,
+                               feature_sizes=feature_sizes,
+                               max_frames=args.max_frames, **hparams)
+    phases["model_built"] = phase()
+    features, labels = bench_train.random_batch(
+        model, args.batch_size, args.max_frames, args.num_classes,
+        feature_sizes)
+    phases["batch_made"] = phase()
+    step = bench_train.make_train_step(
+        model, features, labels, microbatch_size=args.microbatch_size)
+    step().numpy()
+    phases["first_step"] = phase()
+    before = tf.config.experimental.get_memory_info("CPU:0")["current"]
+    tf.config.experimental.reset_memory_stats("CPU:0")
+    step().numpy()
+    phases["second_step"] = phase()
+
+    weight_bytes = sum(
+        v.numpy().nbytes for v in model.trainable_variables)
+    buffers = 3 if args.microbatch_size else 2
+    parameter_state = {
+        "weights": round(weight_bytes / mb, 3),
+        "adam_slots": round(2 * weight_bytes / mb, 3),
+        "gradient_buffers": round(buffers * weight_bytes / mb, 3),
+        "gradient_buffer_count": buffers,
+    }
+    peak = phases["second_step"]["allocator_peak_mb"]
+    transient = peak - before / mb
+    result = {
+        "benchmark": "memory_profile",
+        "machine": {"platform": platform.platform(),
+                    "cpu_count": os.cpu_count(),
+                    "tensorflow": tf.__version__},
+        "model": args.model,
+        "params": int(model.count_params()),
+        "batch_size": args.batch_size,
+        "microbatch_size": args.microbatch_size,
+        "max_frames": args.max_frames,
+        "phases": phases,
+        "parameter_state_mb": parameter_state,
+        "step": {
+            "allocator_peak_mb": peak,
+            "transient_mb": round(transient, 3),
+            "activations_and_workspace_mb": round(
+                transient - parameter_state["gradient_buffers"], 3),
+        },
+        "outside_allocator_mb": round(
+            phases["second_step"]["rss_mb"] - peak, 1),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
