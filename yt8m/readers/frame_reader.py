@@ -273,6 +273,12 @@ class YT8MFrameFeatureReader:
         matrix.set_shape([self.max_frames, self.feature_dim])
         return matrix
 
+    _SEGMENT_KEYS = (
+        ("segment_labels", tf.int64),
+        ("segment_start_times", tf.int64),
+        ("segment_scores", tf.float32),
+    )
+
     def _parse(self, serialized):
         """One serialized SequenceExample -> its parts, nothing checked.
 
@@ -314,12 +320,6 @@ class YT8MFrameFeatureReader:
             tf.int32,
         )
         return parts
-
-    _SEGMENT_KEYS = (
-        ("segment_labels", tf.int64),
-        ("segment_start_times", tf.int64),
-        ("segment_scores", tf.float32),
-    )
 
     def _checks(self, id_values, video_id_values, arrays, matrices,
                 labels):
@@ -438,10 +438,9 @@ class YT8MFrameFeatureReader:
             self.feature_names, self.feature_sizes, self.feature_dtypes
         ):
             arrays.append({
-                key: value for key, value in (
-                    (key, batch.get(f"{name}/{key}"))
-                    for key in ("num_frames", "per_frame", "value_bytes")
-                ) if value is not None
+                key: batch[f"{name}/{key}"]
+                for key in ("num_frames", "per_frame", "value_bytes")
+                if f"{name}/{key}" in batch
             })
             matrices.append(
                 None if dtype == "uint8"
