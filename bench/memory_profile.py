@@ -34,6 +34,7 @@ come from it.
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -105,7 +106,8 @@ def main(argv=None):
     phases["second_step"] = phase()
 
     weight_bytes = sum(
-        v.numpy().nbytes for v in model.trainable_variables)
+        math.prod(v.shape) * tf.as_dtype(v.dtype).size
+        for v in model.trainable_variables)
     buffers = 3 if args.microbatch_size else 2
     parameter_state = {
         "weights": round(weight_bytes / mb, 3),

@@ -415,9 +415,7 @@ class YT8MFrameFeatureReader:
         for key in self._COUNTED:
             record[key] = parts[key]
             record[key + "_count"] = tf.size(parts[key], out_type=tf.int64)
-        for name, arrays in zip(self.feature_names, parts["arrays"]):
-            for key, value in arrays.items():
-                record[f"{name}/{key}"] = value
+        record["arrays"] = tuple(parts["arrays"])  # one dict per feature
         return record
 
     def _check_batch(self, batch):
@@ -432,23 +430,16 @@ class YT8MFrameFeatureReader:
             )
             for key in self._COUNTED
         }
-        arrays, matrices = [], []
+        matrices = []
         offset = 0
-        for name, size, dtype in zip(
-            self.feature_names, self.feature_sizes, self.feature_dtypes
-        ):
-            arrays.append({
-                key: batch[f"{name}/{key}"]
-                for key in ("num_frames", "per_frame", "value_bytes")
-                if f"{name}/{key}" in batch
-            })
+        for size, dtype in zip(self.feature_sizes, self.feature_dtypes):
             matrices.append(
                 None if dtype == "uint8"
                 else batch["video_matrix"][:, :, offset:offset + size]
             )
             offset += size
         video_ids, checks = self._checks(
-            ragged["id"], ragged["video_id"], arrays, matrices,
+            ragged["id"], ragged["video_id"], batch["arrays"], matrices,
             ragged["labels"],
         )
         valid = errors.check_records(
@@ -613,26 +604,31 @@ class YT8MFrameFeatureReader:
         (`_passing_padding`); everything else with zeros or "".
         """
         spec = dataset.element_spec
-        padded_shapes = {key: value.shape for key, value in spec.items()}
+        padded_shapes = tf.nest.map_structure(lambda x: x.shape, spec)
         padded_shapes["video_matrix"] = tf.TensorShape(
             [self.max_frames, self.feature_dim]
         )
-        padding_values = {
-            key: tf.constant(
-                "" if value.dtype == tf.string else
-                False if value.dtype == tf.bool else 0,
-                value.dtype,
-            )
-            for key, value in spec.items()
-        }
-        for name, size, dtype in zip(
-            self.feature_names, self.feature_sizes, self.feature_dtypes
-        ):
-            for key, value in self._passing_padding(dtype, size).items():
-                if f"{name}/{key}" in spec:
-                    padding_values[f"{name}/{key}"] = tf.constant(
-                        value, spec[f"{name}/{key}"].dtype
+        padding_values = tf.nest.map_structure(
+            lambda x: tf.constant(
+                "" if x.dtype == tf.string else
+                False if x.dtype == tf.bool else 0,
+                x.dtype,
+            ),
+            spec,
+        )
+        if "arrays" in spec:
+            padding_values["arrays"] = tuple(
+                {
+                    key: tf.constant(
+                        self._passing_padding(dtype, size).get(key, 0),
+                        arrays[key].dtype,
                     )
+                    for key in arrays
+                }
+                for arrays, size, dtype in zip(
+                    spec["arrays"], self.feature_sizes, self.feature_dtypes
+                )
+            )
         return dataset.padded_batch(
             batch_size,
             padded_shapes=padded_shapes,
