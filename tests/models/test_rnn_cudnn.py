@@ -21,6 +21,7 @@ from tests.training import helpers
 from tests.training.test_all_models import PACKAGE_MODELS
 from tests.training.test_all_models import TINY
 from yt8m import models
+from yt8m.layers import recurrent
 from yt8m.layers.frame_mask import FrameMask
 from yt8m.models.cross_modal import correlation_tower_spec
 
@@ -89,3 +90,12 @@ def test_frame_masks_are_right_padded():
                                   num_frames))
     # Valid frames first, then padding; every row has a valid frame.
     np.testing.assert_array_equal(mask, np.arange(5)[None] < num_frames[:, None])
+
+
+@pytest.mark.parametrize("name", RNN_MODELS)
+def test_recurrent_layers_project_their_inputs_outside_the_loop(name):
+    # yt8m.layers.recurrent's GRU / LSTM: off cuDNN, one input projection
+    # per sequence instead of one per frame (tests/layers/test_recurrent.py).
+    for layer in _rnn_layers(_build(name)):
+        assert isinstance(layer, (recurrent.GRU, recurrent.LSTM)), (
+            f"{name}/{layer.name} is a {type(layer).__name__}")

@@ -1,8 +1,8 @@
 """LstmModel: stacked LSTM over the valid frames (starter code)."""
 
-import keras
 
 from yt8m.hparams import HParam
+from yt8m.layers import recurrent
 from yt8m.hparams import declare
 from yt8m.models import base
 from yt8m.registry import register_model
@@ -42,7 +42,7 @@ class LstmModel(base.FrameLevelModel):
         x = frames
         for layer_index in range(hp.lstm_layers):
             top = layer_index == hp.lstm_layers - 1
-            x = keras.layers.LSTM(
+            x = recurrent.LSTM(
                 hp.lstm_cells,
                 unit_forget_bias=True,
                 return_sequences=not top,

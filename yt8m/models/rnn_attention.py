@@ -21,6 +21,7 @@ import keras
 from yt8m.layers.attention_pooling import AttentionPooling
 from yt8m.layers.birnn import Bidirectional
 from yt8m.layers.projection_fusion import ProjectionFusion
+from yt8m.layers import recurrent
 from yt8m.hparams import HParam
 from yt8m.hparams import declare
 from yt8m.models import base
@@ -68,7 +69,7 @@ class _BiRNNAttentionModel(base.FrameLevelModel):
     Returns: probabilities [B, C].
     """
 
-    _rnn_layer = None  # keras.layers.GRU or keras.layers.LSTM
+    _rnn_layer = None  # yt8m.layers.recurrent.GRU or .LSTM
     HPARAMS = declare(
         HParam("rnn_cells", "integer", 1024,
                "Units per direction of each bidirectional RNN layer.",
@@ -155,10 +156,10 @@ class _BiRNNAttentionModel(base.FrameLevelModel):
 @register_model
 class BiGRUAttentionModel(_BiRNNAttentionModel):
     __doc__ = "Bidirectional GRUs. " + _BiRNNAttentionModel.__doc__
-    _rnn_layer = keras.layers.GRU
+    _rnn_layer = recurrent.GRU
 
 
 @register_model
 class BiLSTMAttentionModel(_BiRNNAttentionModel):
     __doc__ = "Bidirectional LSTMs. " + _BiRNNAttentionModel.__doc__
-    _rnn_layer = keras.layers.LSTM
+    _rnn_layer = recurrent.LSTM
