@@ -54,6 +54,8 @@ def parse_args(argv=None):
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--max_frames", type=int, default=300)
     parser.add_argument("--microbatch_size", type=int, default=0)
+    parser.add_argument("--remat", action="store_true",
+                        help="build the model as train.py --remat does")
     parser.add_argument("--num_classes", type=int, default=3862)
     parser.add_argument("--hparams", default="{}",
                         help="JSON dict of model hyperparameters")
@@ -71,6 +73,7 @@ def main(argv=None):
     import bench_train  # imports TensorFlow: after the allocator is chosen
     import tensorflow as tf
     from yt8m import models
+    from yt8m.layers import remat
 
     if args.model not in models.list_models():
         print(f"memory_profile.py: error: unknown model {args.model!r}",
@@ -88,9 +91,10 @@ def main(argv=None):
     hparams = {**bench_train.model_hparams(args.model, None, args.max_frames),
                **json.loads(args.hparams)}
     feature_sizes = [1024, 128]
-    model = models.build_model(args.model, num_classes=args.num_classes,
-                               feature_sizes=feature_sizes,
-                               max_frames=args.max_frames, **hparams)
+    with remat.remat_scope(args.remat):
+        model = models.build_model(args.model, num_classes=args.num_classes,
+                                   feature_sizes=feature_sizes,
+                                   max_frames=args.max_frames, **hparams)
     phases["model_built"] = phase()
     features, labels = bench_train.random_batch(
         model, args.batch_size, args.max_frames, args.num_classes,
@@ -126,6 +130,7 @@ def main(argv=None):
         "params": int(model.count_params()),
         "batch_size": args.batch_size,
         "microbatch_size": args.microbatch_size,
+        "remat": args.remat,
         "max_frames": args.max_frames,
         "phases": phases,
         "parameter_state_mb": parameter_state,

@@ -138,3 +138,70 @@ def test_bad_microbatch_size_is_refused(tmp_path, shards, bad):
     spec = _spec("MoeModel", False, moe_num_mixtures=2)
     with pytest.raises(ValueError, match="microbatch_size: expected an int"):
         _train(tmp_path, "bad", shards[1], spec, microbatch_size=bad)
+
+
+_OVERLAP_SCRIPT = r"""
+import json
+import sys
+import tensorflow as tf
+from yt8m.training import microbatch
+
+# Activations dominate: a slice's 8 layers save [1024, 512] tensors (2 MB
+# each) for the backward pass; the two weight matrices are 1 MB each.
+tf.random.set_seed(0)
+weights = [tf.Variable(tf.random.normal([512, 512], stddev=0.05))
+           for _ in range(2)]
+micro = 1024
+batch = tf.random.normal([micro * int(sys.argv[1]), 512])
+
+
+def fn(x, share):
+    with tf.GradientTape() as tape:
+        h = x
+        for i in range(8):
+            h = tf.tanh(tf.matmul(h, weights[i % 2]))
+        loss = tf.reduce_sum(h) * share
+    return loss, {}, h[:, :1], tape.gradient(loss, weights)
+
+
+@tf.function
+def step():
+    return microbatch.accumulate(fn, batch, micro)[0]
+
+
+step()
+tf.config.experimental.reset_memory_stats("CPU:0")
+before = tf.config.experimental.get_memory_info("CPU:0")["current"]
+step()
+peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
+print(json.dumps({"transient": peak - before}))
+"""
+
+
+def _transient(slices):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC="true",
+               TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="",
+               PYTHONPATH=root)
+    out = subprocess.run([sys.executable, "-c", _OVERLAP_SCRIPT,
+                          str(slices)], env=env, capture_output=True,
+                         text=True, check=True, cwd=root)
+    return json.loads(out.stdout.strip().splitlines()[-1])["transient"]
+
+
+def test_one_micro_batch_is_alive_at_a_time():
+    """The step's transient memory (allocator peak, BFC) with 6 slices stays
+    near that of one slice: the loop starts after the first slice and runs
+    one iteration at a time. TensorFlow lowers the loop to dataflow in
+    which the second slice's forward pass can start beside the first
+    slice's backward pass; without the control dependency on the first
+    slice (yt8m.training.microbatch) this measured 57.7 MB against 19.9 MB
+    for one slice, and 23.1 MB with it."""
+    one, six = _transient(1), _transient(6)
+    assert six < 1.5 * one, (one, six)
