@@ -27,6 +27,15 @@ is imported), whose byte counts are exact, and prints ONE JSON object:
   and the input batch: a tensor made from a numpy array is not allocated
   by the allocator (measured: `current` does not move when it is made).
 
+With `--trace_top=N` the second step also runs under TensorFlow's profiler,
+whose allocator events (one per allocation and deallocation, with the op
+that made the tensor and its shape) give the tensors alive at the step's
+peak; `live_at_peak` lists the N largest groups by (op, shape) with their
+bytes and count. This is how the Bi-RNN's per-frame kernel-gradient
+partials and the overlapping micro-batches were found (docs/training.md
+"The Bi-RNN profile"). Op names are the graph's; the traced peak counts
+only allocations made during the step.
+
 `bench_train.py` reports the peak RSS under the default allocator (the one
 `train.py` uses); this script is for the breakdown. The README's RSS bounds
 come from it.
@@ -56,6 +65,9 @@ def parse_args(argv=None):
     parser.add_argument("--microbatch_size", type=int, default=0)
     parser.add_argument("--remat", action="store_true",
                         help="build the model as train.py --remat does")
+    parser.add_argument("--trace_top", type=int, default=0,
+                        help="list the N largest (op, shape) groups alive "
+                        "at the step's peak (TensorFlow profiler)")
     parser.add_argument("--num_classes", type=int, default=3862)
     parser.add_argument("--hparams", default="{}",
                         help="JSON dict of model hyperparameters")
@@ -65,6 +77,8 @@ def parse_args(argv=None):
             parser.error(f"--{name} must be positive")
     if args.microbatch_size < 0:
         parser.error("--microbatch_size must be >= 0")
+    if args.trace_top < 0:
+        parser.error("--trace_top must be >= 0")
     return args
 
 
@@ -106,7 +120,19 @@ def main(argv=None):
     phases["first_step"] = phase()
     before = tf.config.experimental.get_memory_info("CPU:0")["current"]
     tf.config.experimental.reset_memory_stats("CPU:0")
-    step().numpy()
+    if args.trace_top:
+        import tempfile
+
+        logdir = tempfile.mkdtemp(prefix="memory_trace_")
+        tf.profiler.experimental.start(
+            logdir, options=tf.profiler.experimental.ProfilerOptions(
+                host_tracer_level=2))
+        try:
+            step().numpy()
+        finally:
+            tf.profiler.experimental.stop()
+    else:
+        step().numpy()
     phases["second_step"] = phase()
 
     weight_bytes = sum(
@@ -143,8 +169,76 @@ def main(argv=None):
         "outside_allocator_mb": round(
             phases["second_step"]["rss_mb"] - peak, 1),
     }
+    if args.trace_top:
+        result["live_at_peak"] = live_at_peak(logdir, args.trace_top)
     print(json.dumps(result))
     return 0
+
+
+def _allocator_events(space):
+    """(time ps, is_allocation, stats) of the host plane's allocator events
+    in time order."""
+    events = []
+    for plane in space.planes:
+        if not plane.name.startswith("/host:CPU"):
+            continue
+        names = {k: v.name for k, v in plane.event_metadata.items()}
+        stat_names = {k: v.name for k, v in plane.stat_metadata.items()}
+        for line in plane.lines:
+            for event in line.events:
+                name = names.get(event.metadata_id, "")
+                if name not in ("MemoryAllocation", "MemoryDeallocation"):
+                    continue
+                stats = {}
+                for stat in event.stats:
+                    key = stat_names.get(stat.metadata_id)
+                    if stat.HasField("ref_value"):
+                        stats[key] = stat_names.get(stat.ref_value)
+                    elif stat.HasField("str_value"):
+                        stats[key] = stat.str_value
+                    elif stat.HasField("int64_value"):
+                        stats[key] = stat.int64_value
+                    elif stat.HasField("uint64_value"):
+                        stats[key] = stat.uint64_value
+                events.append((line.timestamp_ns * 1000 + event.offset_ps,
+                               name == "MemoryAllocation", stats))
+    events.sort(key=lambda e: e[0])
+    return events
+
+
+def live_at_peak(logdir, top):
+    """The `top` largest (op, shape) groups of tensors alive when the bytes
+    allocated during the traced step peaked."""
+    import collections
+
+    import op_profile
+
+    events = _allocator_events(op_profile._load_xspace(logdir))
+    if not events:
+        raise RuntimeError(
+            "the profiler recorded no allocator events (is the BFC "
+            "allocator on? TF_CPU_ALLOCATOR_USE_BFC=true)")
+    live, current, peak, at_peak = {}, 0, 0, {}
+    for _, allocation, stats in events:
+        address = stats.get("addr")
+        if allocation:
+            size = int(stats.get("allocation_bytes") or 0)
+            live[address] = (size, str(stats.get("tf_op")),
+                             str(stats.get("shape")))
+            current += size
+            if current > peak:
+                peak, at_peak = current, dict(live)
+        elif address in live:
+            current -= live.pop(address)[0]
+    groups = collections.defaultdict(lambda: [0, 0])
+    for size, op, shape in at_peak.values():
+        groups[(op, shape)][0] += size
+        groups[(op, shape)][1] += 1
+    largest = sorted(groups.items(), key=lambda kv: -kv[1][0])[:top]
+    return {"traced_peak_mb": round(peak / 2**20, 3),
+            "groups": [{"op": op, "shape": shape,
+                        "mb": round(size / 2**20, 3), "count": count}
+                       for (op, shape), (size, count) in largest]}
 
 
 if __name__ == "__main__":

@@ -238,3 +238,25 @@ def test_memory_profile_tiny(microbatch_size):
     assert result["outside_allocator_mb"] == pytest.approx(
         phases["second_step"]["rss_mb"] - step["allocator_peak_mb"],
         abs=0.15)
+
+
+def test_memory_profile_lists_the_tensors_alive_at_the_peak():
+    result = run_script(
+        "memory_profile.py", "--model=FrameLevelLogisticModel",
+        "--batch_size=4", "--max_frames=10", "--num_classes=20",
+        "--trace_top=3")
+    trace = result["live_at_peak"]
+    # The profiler's allocator events add up to the allocator's own count
+    # of the step's transient memory.
+    assert trace["traced_peak_mb"] == pytest.approx(
+        result["step"]["transient_mb"], abs=0.02)
+    assert len(trace["groups"]) == 3
+    assert sum(g["mb"] for g in trace["groups"]) <= (
+        trace["traced_peak_mb"] + 1e-3)
+    # The L2-normalised frames [4, 10, 1152] (float32), kept for the
+    # backward pass, are the largest tensor of this step.
+    largest = trace["groups"][0]
+    assert largest["shape"] == "[4,10,1152]"
+    assert largest["mb"] == pytest.approx(4 * 10 * 1152 * 4 / 2**20,
+                                          abs=1e-3)
+    assert largest["count"] == 1
