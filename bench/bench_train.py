@@ -115,14 +115,17 @@ def make_train_step(model, features, labels, jit_compile=False,
     scaling = precision.needs_loss_scaling(mixed_precision)
     batch_size = float(labels.shape[0])
 
-    def forward_backward(batch, share):
+    def forward_backward(batch, share, first=True):
         features, labels = batch
         with tf.GradientTape() as tape:
             predictions = tf.cast(model(features, training=True), tf.float32)
             loss = tf.reduce_sum(loss_fn(labels, predictions)) / batch_size
-            if model.losses:
-                loss += share * tf.add_n([tf.cast(x, tf.float32)
-                                          for x in model.losses])
+            # Regularization once per batch, by the first micro-batch
+            # (yt8m.training.microbatch); bench models have no auxiliary
+            # losses with micro-batches to scale by `share`.
+            if model.losses and first:
+                loss += tf.add_n([tf.cast(x, tf.float32)
+                                  for x in model.losses])
             scaled = optimizer.scale_loss(loss) if scaling else loss
         grads = tape.gradient(scaled, model.trainable_variables)
         return loss, {}, predictions, grads

@@ -109,10 +109,12 @@ def test_accumulate_combines_like_one_call():
     w = tf.Variable([1.5, -2.0])
     unused = tf.Variable(1.0)
 
-    def fn(batch, scale, share):
+    def fn(batch, scale, share, first):
         with tf.GradientTape() as tape:
             y = batch["x"] * w
-            loss = tf.reduce_sum(y) * scale + share * tf.reduce_sum(w * w)
+            loss = tf.reduce_sum(y) * scale
+            if first:
+                loss += tf.reduce_sum(w * w)
         return (loss, {"mean": share * tf.reduce_mean(y)},
                 {"y": y, "i": batch["i"]},
                 tape.gradient(loss, [w, unused]))
@@ -120,7 +122,7 @@ def test_accumulate_combines_like_one_call():
     for n, size in ((7, 3), (6, 2), (5, 8), (1, 1)):
         batch = {"x": tf.random.normal([n, 2], seed=n),
                  "i": tf.range(n)}
-        expected = fn(batch, 0.25, 1.0)
+        expected = fn(batch, 0.25, 1.0, True)
         got = tf.function(lambda b: microbatch.accumulate(
             fn, b, size, 0.25))(batch)
         np.testing.assert_allclose(got[0], expected[0], rtol=1e-6)
@@ -155,7 +157,7 @@ micro = 1024
 batch = tf.random.normal([micro * int(sys.argv[1]), 512])
 
 
-def fn(x, share):
+def fn(x, share, first):
     with tf.GradientTape() as tape:
         h = x
         for i in range(8):

@@ -192,10 +192,12 @@ def train(cfg):
 
     loss_scaling = precision.needs_loss_scaling(policy)
 
-    def forward_backward(batch, global_n, share=1.0):
+    def forward_backward(batch, global_n, share=1.0, first=True):
         """Loss and gradients of this replica's batch, or of a micro-batch
-        holding `share` of its examples (XLA-compiled with --jit_compile;
-        all-reduces stay outside the compiled function)."""
+        holding `share` of its examples, which adds the weight
+        regularization if it is the `first` (yt8m.training.microbatch;
+        XLA-compiled with --jit_compile; all-reduces stay outside the
+        compiled function)."""
         features = {k: batch[k] for k in input_keys}
         with tf.GradientTape() as tape:
             predictions = tf.nest.map_structure(
@@ -206,10 +208,10 @@ def train(cfg):
                 tf.cast(per_example, tf.float32)) / global_n
             regularization, auxiliary = model.split_losses()
             reg = tf.add_n([tf.cast(r, tf.float32) for r in regularization]
-                           ) if regularization else 0.0
-            # A micro-batch carries its share of the batch's regularization
-            # and of its auxiliary means (yt8m.training.microbatch).
-            reg_loss = tf.nn.scale_regularization_loss(reg) * share
+                           ) if regularization and first else 0.0
+            # The first micro-batch carries the whole regularization, each
+            # its share of the auxiliary means (yt8m.training.microbatch).
+            reg_loss = tf.nn.scale_regularization_loss(reg)
             # Auxiliary losses are means over this replica's batch: scaled
             # by 1 / replicas, their sum over replicas is their mean.
             auxiliary = {

@@ -10,8 +10,11 @@ Peak memory then grows with M instead of B.
 The gradient is the batch's gradient when the model has no batch statistics
 (the Transformer and RNN families): the target loss is a sum over examples
 divided by the global batch size, and each micro-batch is given its share,
-size / B, of the terms that are not per-example sums (regularization, and
-auxiliary losses that are means over the batch). With batch normalization
+size / B, of the auxiliary losses that are means over the batch. Weight
+regularization, which does not depend on the examples, is added whole by
+the first micro-batch only: the loop body then has no gradient of it to
+compute and hold (with the MoE head's L2 that is a [2048, 11586] and a
+[2048, 7724] tensor per slice, and the sums Grappler forms with them). With batch normalization
 each micro-batch is normalised by its own statistics and updates the moving
 averages once, as each replica does under MirroredStrategy without
 synchronized batch norm. Dropout draws different masks than one pass would.
@@ -30,15 +33,19 @@ def check_microbatch_size(microbatch_size):
 
 
 def accumulate(fn, batch, microbatch_size, *args):
-    """Calls `fn(micro_batch, *args, share)` on consecutive slices of `batch`
-    and combines the results as one call on the whole batch would return.
+    """Calls `fn(micro_batch, *args, share, first)` on consecutive slices of
+    `batch` and combines the results as one call on the whole batch would
+    return.
 
     `batch` is a nest of tensors whose first dimension is the example; `fn`
     returns `(total, auxiliary, predictions, grads)`: a scalar loss, a dict
     of scalars, a nest of per-example tensors and a list of gradients (None
     for a variable the loss does not reach). `share` is the micro-batch's
-    fraction of the examples, a float32 scalar; `fn` scales by it whatever
-    is not a sum over examples. Returns the summed loss, auxiliary losses and
+    fraction of the examples, a float32 scalar; `fn` scales by it the means
+    over examples. `first` is a Python bool, True for the first
+    micro-batch only: `fn` adds the terms that do not depend on the
+    examples (weight regularization) when it is True, and leaves them out
+    otherwise (the loop body is traced with False). Returns the summed loss, auxiliary losses and
     gradients, and the predictions concatenated in batch order.
 
     The micro-batches run in sequence (a while loop with one iteration in
@@ -52,16 +59,16 @@ def accumulate(fn, batch, microbatch_size, *args):
     count = (n + size - 1) // size
     n_float = tf.cast(tf.maximum(n, 1), tf.float32)
 
-    def run(i):
+    def run(i, first):
         start = i * size
         end = tf.minimum(start + size, n)
         micro = tf.nest.map_structure(lambda t: t[start:end], batch)
         share = tf.cast(end - start, tf.float32) / n_float
-        return fn(micro, *args, share)
+        return fn(micro, *args, share, first)
 
     # The first micro-batch outside the loop gives the structures and the
     # accumulators' initial values (no zeros to add, no None to guess).
-    total, auxiliary, predictions, grads = run(tf.constant(0))
+    total, auxiliary, predictions, grads = run(tf.constant(0), True)
     present = [i for i, g in enumerate(grads) if g is not None]
     sums = [tf.convert_to_tensor(grads[i]) for i in present]
     leaves = tf.nest.flatten(predictions)
@@ -82,13 +89,16 @@ def accumulate(fn, batch, microbatch_size, *args):
         first_index = tf.constant(1)
 
     def body(i, total, aux, sums, arrays):
-        t, a, p, g = run(i)
-        g = [tf.convert_to_tensor(g[j]) for j in present]
+        t, a, p, g = run(i, False)
+        # A variable only the first call's terms reach has no gradient
+        # here: nothing to add.
+        g = [None if g[j] is None else tf.convert_to_tensor(g[j])
+             for j in present]
         return (
             i + 1,
             total + t,
             [x + a[k] for x, k in zip(aux, aux_keys)],
-            [s + x for s, x in zip(sums, g)],
+            [s if x is None else s + x for s, x in zip(sums, g)],
             [ta.write(i, x) for ta, x in zip(arrays, tf.nest.flatten(p))],
         )
 
