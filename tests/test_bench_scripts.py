@@ -253,10 +253,16 @@ def test_memory_profile_lists_the_tensors_alive_at_the_peak():
     assert len(trace["groups"]) == 3
     assert sum(g["mb"] for g in trace["groups"]) <= (
         trace["traced_peak_mb"] + 1e-3)
-    # The L2-normalised frames [4, 10, 1152] (float32), kept for the
-    # backward pass, are the largest tensor of this step.
-    largest = trace["groups"][0]
-    assert largest["shape"] == "[4,10,1152]"
-    assert largest["mb"] == pytest.approx(4 * 10 * 1152 * 4 / 2**20,
-                                          abs=1e-3)
-    assert largest["count"] == 1
+    sizes = [g["mb"] for g in trace["groups"]]
+    assert sizes == sorted(sizes, reverse=True)
+    # The step's two largest tensors are float32: the L2-normalised frames
+    # [4, 10, 1152], kept for the backward pass, and the kernel's gradient
+    # [1152, 20]. Which of them is alive at the peak depends on the order
+    # the executor ran the ops in (both, or only the gradient, measured),
+    # but at least one is, with its exact size.
+    known = {"[4,10,1152]": 4 * 10 * 1152 * 4, "[1152,20]": 1152 * 20 * 4}
+    found = [g for g in trace["groups"] if g["shape"] in known]
+    assert found, trace["groups"]
+    for group in found:
+        assert group["mb"] == pytest.approx(
+            group["count"] * known[group["shape"]] / 2**20, abs=1e-3)
