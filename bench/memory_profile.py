@@ -34,7 +34,9 @@ peak; `live_at_peak` lists the N largest groups by (op, shape) with their
 bytes and count. This is how the Bi-RNN's per-frame kernel-gradient
 partials and the overlapping micro-batches were found (docs/training.md
 "The Bi-RNN profile"). Op names are the graph's; the traced peak counts
-only allocations made during the step.
+only allocations made during the step, and sizes are the allocator's chunks
+(what it counts as in use: at least the tensor, up to twice it when BFC
+hands out a free chunk unsplit).
 
 `bench_train.py` reports the peak RSS under the default allocator (the one
 `train.py` uses); this script is for the breakdown. The README's RSS bounds

@@ -259,10 +259,12 @@ def test_memory_profile_lists_the_tensors_alive_at_the_peak():
     # [4, 10, 1152], kept for the backward pass, and the kernel's gradient
     # [1152, 20]. Which of them is alive at the peak depends on the order
     # the executor ran the ops in (both, or only the gradient, measured),
-    # but at least one is, with its exact size.
+    # but at least one is. Its bytes are the allocator's chunk: at least
+    # the tensor, at most twice it (BFC hands out a free chunk unsplit when
+    # it is under twice the request; seen: 0.175 MB for the gradient).
     known = {"[4,10,1152]": 4 * 10 * 1152 * 4, "[1152,20]": 1152 * 20 * 4}
     found = [g for g in trace["groups"] if g["shape"] in known]
     assert found, trace["groups"]
     for group in found:
-        assert group["mb"] == pytest.approx(
-            group["count"] * known[group["shape"]] / 2**20, abs=1e-3)
+        tensor_mb = group["count"] * known[group["shape"]] / 2**20
+        assert tensor_mb - 1e-3 <= group["mb"] <= 2 * tensor_mb + 1e-3, group
