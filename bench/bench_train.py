@@ -120,12 +120,16 @@ def make_train_step(model, features, labels, jit_compile=False,
         with tf.GradientTape() as tape:
             predictions = tf.cast(model(features, training=True), tf.float32)
             loss = tf.reduce_sum(loss_fn(labels, predictions)) / batch_size
-            # Regularization once per batch, by the first micro-batch
-            # (yt8m.training.microbatch); bench models have no auxiliary
-            # losses with micro-batches to scale by `share`.
-            if model.losses and first:
-                loss += tf.add_n([tf.cast(x, tf.float32)
-                                  for x in model.losses])
+            # As train.py: the regularization whole in the first
+            # micro-batch, each micro-batch's share of the auxiliary means
+            # (yt8m.training.microbatch).
+            regularization, auxiliary = model.split_losses()
+            extra = [share * tf.cast(x, tf.float32)
+                     for x in auxiliary.values()]
+            if first:
+                extra += [tf.cast(x, tf.float32) for x in regularization]
+            if extra:
+                loss += tf.add_n(extra)
             scaled = optimizer.scale_loss(loss) if scaling else loss
         grads = tape.gradient(scaled, model.trainable_variables)
         return loss, {}, predictions, grads

@@ -1,9 +1,8 @@
 """LstmModel: stacked LSTM over the valid frames (starter code)."""
 
-
 from yt8m.hparams import HParam
-from yt8m.layers import recurrent
 from yt8m.hparams import declare
+from yt8m.layers import recurrent
 from yt8m.models import base
 from yt8m.registry import register_model
 

@@ -14,8 +14,8 @@ size / B, of the auxiliary losses that are means over the batch. Weight
 regularization, which does not depend on the examples, is added whole by
 the first micro-batch only: the loop body then has no gradient of it to
 compute and hold (with the MoE head's L2 that is a [2048, 11586] and a
-[2048, 7724] tensor per slice, and the sums Grappler forms with them). With batch normalization
-each micro-batch is normalised by its own statistics and updates the moving
+[2048, 7724] tensor per slice, and the sums Grappler forms with them).
+With batch normalization each micro-batch is normalised by its own statistics and updates the moving
 averages once, as each replica does under MirroredStrategy without
 synchronized batch norm. Dropout draws different masks than one pass would.
 """
@@ -45,8 +45,9 @@ def accumulate(fn, batch, microbatch_size, *args):
     over examples. `first` is a Python bool, True for the first
     micro-batch only: `fn` adds the terms that do not depend on the
     examples (weight regularization) when it is True, and leaves them out
-    otherwise (the loop body is traced with False). Returns the summed loss, auxiliary losses and
-    gradients, and the predictions concatenated in batch order.
+    otherwise (the loop body is traced with False). Returns the summed
+    loss, auxiliary losses and gradients, and the predictions concatenated
+    in batch order.
 
     The micro-batches run in sequence (a while loop with one iteration in
     flight), so one micro-batch's activations are freed before the next
