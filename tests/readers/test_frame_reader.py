@@ -6,7 +6,9 @@ import tensorflow as tf
 
 from tests.readers import helpers
 from yt8m.data import writers
+from yt8m.readers import DataError
 from yt8m.readers import YT8MFrameFeatureReader
+from yt8m.readers import features
 
 
 def _reader(max_frames=6, **kwargs):
@@ -46,6 +48,104 @@ def test_dequantization_is_bit_exact(tmp_path):
         _upstream_dequantize(128),
         np.float32(2.0078125),
     ]
+
+
+def test_every_byte_value_dequantizes_bit_exactly(tmp_path):
+    # All 256 values, through the batch parse (one fused op where it is
+    # exact, `features.fused_dequantize_is_exact`) and through its
+    # fallback; both must equal upstream's multiply-then-add.
+    values = np.arange(256, dtype=np.uint8).reshape(32, helpers.RGB)
+    path = helpers.write(
+        tmp_path / "a.tfrecord",
+        [writers.make_frame_example("x", [1], {"rgb": values})],
+    )
+    reader = YT8MFrameFeatureReader(
+        num_classes=10, feature_names="rgb", feature_sizes=str(helpers.RGB),
+        max_frames=32,
+    )
+    expected = _upstream_dequantize(values)
+    (batch,) = helpers.read_all(path, reader)
+    assert batch["video_matrix"][0].tobytes() == expected.tobytes()
+    direct = features.dequantize_uint8(tf.constant(values)).numpy()
+    assert direct.tobytes() == expected.tobytes()
+    assert features.fused_dequantize_is_exact() in (True, False)
+    saved = list(features._FUSED_EXACT)
+    try:
+        features._FUSED_EXACT[:] = [False]
+        fallback = features.dequantize_uint8(tf.constant(values)).numpy()
+    finally:
+        features._FUSED_EXACT[:] = saved
+    assert fallback.tobytes() == expected.tobytes()
+
+
+def _expected_matrix(feature_arrays, max_frames):
+    """Upstream's video matrix of one record, from the written arrays."""
+    columns = []
+    for frames in feature_arrays:
+        kept = frames[:max_frames]
+        column = np.zeros((max_frames, frames.shape[1]), np.float32)
+        if frames.dtype == np.uint8:
+            column[: len(kept)] = _upstream_dequantize(kept)
+        else:
+            column[: len(kept)] = kept
+        columns.append(column)
+    return np.concatenate(columns, axis=1)
+
+
+@pytest.mark.parametrize("dtypes", ["uint8,uint8", "uint8,float32"])
+def test_batch_mixing_truncated_unequal_and_short_records(tmp_path, dtypes):
+    # One batch holds records whose features have equal frame counts,
+    # records past max_frames, and records whose features differ in
+    # length (each feature is truncated and zero-padded on its own).
+    rng = np.random.default_rng(3)
+    audio_dtype = dtypes.split(",")[1]
+    shapes = [(4, 4), (9, 9), (2, 5), (8, 3), (1, 1), (7, 6)]
+    records, examples = [], []
+    for i, (rgb_frames, audio_frames) in enumerate(shapes):
+        rgb = rng.integers(0, 256, (rgb_frames, helpers.RGB), np.uint8)
+        if audio_dtype == "uint8":
+            audio = rng.integers(0, 256, (audio_frames, helpers.AUDIO),
+                                 np.uint8)
+        else:
+            audio = rng.normal(size=(audio_frames, helpers.AUDIO)).astype(
+                np.float32)
+        records.append((rgb, audio))
+        examples.append(writers.make_frame_example(
+            f"v{i}", [i], {"rgb": rgb, "audio": audio}))
+    path = helpers.write(tmp_path / "a.tfrecord", examples)
+    reader = _reader(max_frames=6, feature_dtypes=dtypes)
+    (batch,) = helpers.read_all(path, reader, batch_size=8)
+    for i, arrays in enumerate(records):
+        expected = _expected_matrix(arrays, 6)
+        assert batch["video_matrix"][i].tobytes() == expected.tobytes(), i
+    assert batch["num_frames"].tolist() == [4, 6, 2, 6, 1, 6]
+    assert batch["video_ids"].tolist() == [f"v{i}".encode() for i in range(6)]
+    assert np.nonzero(batch["labels"])[1].tolist() == list(range(6))
+    # The exported models' parse is the same batch parse.
+    parsed = reader.parse_serialized(
+        tf.constant([e.SerializeToString() for e in examples]))
+    for key, value in batch.items():
+        np.testing.assert_array_equal(parsed[key].numpy(), value, key)
+
+
+def test_nan_past_max_frames_is_not_read(tmp_path):
+    # Frames past max_frames are dropped before anything reads them, in
+    # the batch parse as in the per-record one (skip_bad_records).
+    audio = np.ones((5, helpers.AUDIO), np.float32)
+    audio[4, 0] = np.nan
+    rgb = np.zeros((5, helpers.RGB), np.uint8)
+    path = helpers.write(tmp_path / "a.tfrecord", [writers.make_frame_example(
+        "v", [1], {"rgb": rgb, "audio": audio})])
+    for max_frames, bad in [(4, False), (5, True)]:
+        reader = _reader(max_frames=max_frames,
+                         feature_dtypes="uint8,float32")
+        for kwargs in [{}, {"skip_bad_records": True}]:
+            if bad and not kwargs:
+                with pytest.raises(DataError, match="'audio' has NaN"):
+                    helpers.read_all(path, reader, **kwargs)
+                continue
+            batches = helpers.read_all(path, reader, **kwargs)
+            assert len(batches) == (0 if bad else 1)
 
 
 def test_padding_rows_are_exactly_zero_and_num_frames(tmp_path):

@@ -44,10 +44,10 @@ class YT8MFrameFeatureReader:
 
     Checking: every record is checked (ids, frames, labels; bad input
     raises a DataError naming file, record and field). `build_dataset`
-    checks a batch of records at once after parsing them one by one
-    (`_parse_for_batch`, `_check_batch`: the same checks, vectorised);
-    when skipping bad records, in segment mode and in `parse_record`
-    each record is checked alone.
+    and `parse_serialized` parse and check a batch of records at once
+    (`_parse_batch`: the same checks, vectorised); when skipping bad
+    records, in segment mode and in `parse_record` each record is parsed
+    and checked alone.
 
     Args:
       num_classes: number of classes C.
@@ -137,7 +137,8 @@ class YT8MFrameFeatureReader:
         uint8 features stay quantized (uint8) here; floats are float32.
         `arrays` are what `_feature_checks` reads: `num_frames` (int64),
         `per_frame` (values in each frame, [T]) and, for uint8 features,
-        `value_bytes` (the length of each bytes value, [N]).
+        `value_bytes` (the length of each bytes value, [N]), for float
+        features `finite` (no NaN/Inf in the kept frames).
         """
         arrays = {
             "num_frames": ragged.nrows(),
@@ -152,6 +153,7 @@ class YT8MFrameFeatureReader:
             )  # [T', D] uint8
         else:
             matrix = ragged.to_tensor(shape=[None, size])[: self.max_frames]
+            arrays["finite"] = tf.reduce_all(tf.math.is_finite(matrix))
         matrix.set_shape([None, size])
         return matrix, arrays
 
@@ -161,14 +163,14 @@ class YT8MFrameFeatureReader:
         return {"per_frame": 1 if dtype == "uint8" else size,
                 "value_bytes": size}
 
-    def _feature_checks(self, name, size, dtype, arrays, matrix):
+    def _feature_checks(self, name, size, dtype, arrays):
         """`(ok, text, value)` checks of one feature.
 
-        For one record (`arrays` as `_parse_feature` returns them, `matrix`
-        [T', D]) or a batch ([B, ...], padded with `_passing_padding`;
-        `matrix` [B, T, D]). A frame is bad when it holds other than one
-        bytes value, or (every frame holding one) when that value is not
-        `size` bytes long; the first bad frame is reported.
+        For one record (`arrays` as `_parse_feature` returns them) or a
+        batch ([B, ...], padded with `_passing_padding`; `_parse_batch`).
+        A frame is bad when it holds other than one bytes value, or (every
+        frame holding one) when that value is not `size` bytes long; the
+        first bad frame is reported.
         """
         per_frame = arrays["per_frame"]
         checks = [
@@ -209,7 +211,7 @@ class YT8MFrameFeatureReader:
             )
             checks.append(
                 (
-                    tf.reduce_all(tf.math.is_finite(matrix), axis=[-2, -1]),
+                    arrays["finite"],
                     f"feature_list '{name}' has NaN or Inf values",
                     None,
                 )
@@ -287,21 +289,7 @@ class YT8MFrameFeatureReader:
         `num_frames` (int32, the first feature's frames up to max_frames,
         as upstream), and `labels` (ids) or the three segment keys.
         """
-        context_spec = {
-            "id": tf.io.RaggedFeature(tf.string),
-            "video_id": tf.io.RaggedFeature(tf.string),
-        }
-        if self.segment_labels:
-            for key, dtype in self._SEGMENT_KEYS:
-                context_spec[key] = tf.io.RaggedFeature(dtype)
-        else:
-            context_spec["labels"] = tf.io.RaggedFeature(tf.int64)
-        sequence_spec = {
-            name: tf.io.RaggedFeature(
-                tf.string if dtype == "uint8" else tf.float32
-            )
-            for name, dtype in zip(self.feature_names, self.feature_dtypes)
-        }
+        context_spec, sequence_spec = self._specs()
         context, sequences = tf.io.parse_single_sequence_example(
             serialized, context_spec, sequence_spec
         )
@@ -321,26 +309,24 @@ class YT8MFrameFeatureReader:
         )
         return parts
 
-    def _checks(self, id_values, video_id_values, arrays, matrices,
-                labels):
+    def _checks(self, id_values, video_id_values, arrays, labels):
         """`(video_ids, checks)` of one record or of a batch.
 
-        One record: the context values are [None] tensors, `arrays` and
-        `matrices` as `_parse_feature` returns them. A batch: ragged
-        [B, None] values, padded arrays (`_passing_padding`) and [B, T, D]
-        matrices (None for uint8 features: their checks do not read them).
-        `labels`: the label ids, or None in segment mode.
+        One record: the context values are [None] tensors, `arrays` as
+        `_parse_feature` returns them. A batch: ragged [B, None] values and
+        arrays padded with `_passing_padding`. `labels`: the label ids, or
+        None in segment mode.
         """
         video_id, id_check = labels_lib.parse_video_id(
             id_values, video_id_values
         )
         checks = [id_check]
-        for name, size, dtype, feature_arrays, matrix in zip(
+        for name, size, dtype, feature_arrays in zip(
             self.feature_names, self.feature_sizes, self.feature_dtypes,
-            arrays, matrices,
+            arrays,
         ):
             checks.extend(self._feature_checks(
-                name, size, dtype, feature_arrays, matrix
+                name, size, dtype, feature_arrays
             ))
         if labels is not None:
             checks.append(labels_lib.check_labels(labels, self.num_classes))
@@ -362,7 +348,7 @@ class YT8MFrameFeatureReader:
         parts = self._parse(serialized)
         video_id, checks = self._checks(
             parts["id"], parts["video_id"], parts["arrays"],
-            parts["matrices"], parts.get("labels"),
+            parts.get("labels"),
         )
         if self.segment_labels:
             seg_labels = parts["segment_labels"]
@@ -393,68 +379,164 @@ class YT8MFrameFeatureReader:
             output = {key: tf.identity(value) for key, value in output.items()}
         return output, valid
 
-    # Variable-length values that travel, with their counts, from
-    # `_parse_for_batch` to `_check_batch`.
-    _COUNTED = ("id", "video_id", "labels")
-
-    def _parse_for_batch(self, path, index, serialized):
-        """`make_batches`' per-record step: parse, nothing checked yet.
-
-        The record's check inputs travel with it (`_check_batch` runs the
-        checks of `parse_record` on the whole batch at once, a few dozen
-        ops per batch instead of per record; at about 3 us per op, the
-        per-record checks cost as much as the parse itself).
-        """
-        parts = self._parse(serialized)
-        record = {
-            "path": path,
-            "index": index,
-            "video_matrix": self._video_matrix(parts["matrices"], False),
-            "num_frames": parts["num_frames"],
+    def _specs(self):
+        """`(context_spec, sequence_spec)` of the parse, all ragged."""
+        context_spec = {
+            "id": tf.io.RaggedFeature(tf.string),
+            "video_id": tf.io.RaggedFeature(tf.string),
         }
-        for key in self._COUNTED:
-            record[key] = parts[key]
-            record[key + "_count"] = tf.size(parts[key], out_type=tf.int64)
-        record["arrays"] = tuple(parts["arrays"])  # one dict per feature
-        return record
+        if self.segment_labels:
+            for key, dtype in self._SEGMENT_KEYS:
+                context_spec[key] = tf.io.RaggedFeature(dtype)
+        else:
+            context_spec["labels"] = tf.io.RaggedFeature(tf.int64)
+        sequence_spec = {
+            name: tf.io.RaggedFeature(
+                tf.string if dtype == "uint8" else tf.float32
+            )
+            for name, dtype in zip(self.feature_names, self.feature_dtypes)
+        }
+        return context_spec, sequence_spec
 
-    def _check_batch(self, batch):
-        """Checks a batch of `_parse_for_batch` records -> reader output.
+    def _parse_batch(self, paths, indices, serialized):
+        """A [B] batch of serialized records -> checked reader output.
 
+        `build_dataset`'s per-batch step (and `parse_serialized`'s): one
+        `parse_sequence_example` for the batch, the checks of
+        `parse_record` on the whole batch at once (`_checks` on arrays
+        padded with values that pass, `_passing_padding`), then the video
+        matrix, built only once the checks have passed: the frames of every
+        record are decoded as one [N, D] uint8 matrix, dequantized in one
+        pass and scattered into [B, max_frames, F] with zero padding.
+
+        In a tf.data map every op costs about 3 us whatever its size, and
+        a per-record parse ran ~40 of them; here they run once per batch.
         Raises (InvalidArgumentError carrying a DataError message) naming
         the first bad record of the batch, as `parse_record` does.
         """
-        ragged = {
-            key: tf.RaggedTensor.from_tensor(
-                batch[key], lengths=batch[key + "_count"]
-            )
-            for key in self._COUNTED
-        }
-        matrices = []
-        offset = 0
-        for size, dtype in zip(self.feature_sizes, self.feature_dtypes):
-            matrices.append(
-                None if dtype == "uint8"
-                else batch["video_matrix"][:, :, offset:offset + size]
-            )
-            offset += size
+        context_spec, sequence_spec = self._specs()
+        context, sequences, _ = tf.io.parse_sequence_example(
+            serialized, context_features=context_spec,
+            sequence_features=sequence_spec,
+        )
+        arrays = []
+        for name, size, dtype in zip(
+            self.feature_names, self.feature_sizes, self.feature_dtypes
+        ):
+            frames = sequences[name]  # ragged [B, (T), (V)]
+            passing = self._passing_padding(dtype, size)
+            per_frame = frames.with_values(frames.values.row_lengths())
+            feature_arrays = {
+                "num_frames": frames.row_lengths(),
+                "per_frame": per_frame.to_tensor(passing["per_frame"]),
+            }
+            if dtype == "uint8":
+                # Each record's bytes values: [B, (N)].
+                value_bytes = tf.RaggedTensor.from_row_splits(
+                    tf.strings.length(frames.flat_values),
+                    tf.gather(frames.values.row_splits, frames.row_splits),
+                    validate=False,
+                )
+                feature_arrays["value_bytes"] = value_bytes.to_tensor(
+                    passing["value_bytes"]
+                )
+            else:
+                # NaN/Inf in the kept frames only, as `parse_record`.
+                feature_arrays["finite"] = tf.reduce_all(
+                    tf.math.is_finite(frames[:, : self.max_frames]),
+                    axis=[1, 2],
+                )
+            arrays.append(feature_arrays)
         video_ids, checks = self._checks(
-            ragged["id"], ragged["video_id"], batch["arrays"], matrices,
-            ragged["labels"],
+            context["id"], context["video_id"], arrays, context["labels"]
         )
         valid = errors.check_records(
-            batch["path"], batch["index"], checks, skip_bad_records=False
+            paths, indices, checks, skip_bad_records=False
         )
+        with tf.control_dependencies([valid]):
+            video_matrix = self._batch_matrix(
+                [sequences[name] for name in self.feature_names]
+            )
+        first_frames = sequences[self.feature_names[0]].row_lengths()
         output = {
             "video_ids": video_ids,
-            "video_matrix": batch["video_matrix"],
-            "num_frames": batch["num_frames"],
-            "labels": labels_lib.multi_hot(ragged["labels"],
+            "video_matrix": video_matrix,
+            "num_frames": tf.cast(
+                tf.minimum(first_frames, self.max_frames), tf.int32
+            ),
+            "labels": labels_lib.multi_hot(context["labels"],
                                            self.num_classes),
-            "has_labels": batch["labels_count"] > 0,
+            "has_labels": context["labels"].row_lengths() > 0,
         }
         with tf.control_dependencies([valid]):
             return {key: tf.identity(value) for key, value in output.items()}
+
+    def _batch_matrix(self, sequences):
+        """Checked ragged [B, (T), (V)] features -> float32 [B, T, F].
+
+        Each feature is truncated to `max_frames` and zero-padded to it, as
+        `_video_matrix` does per record. When every feature is uint8 and
+        has the same number of frames in every record (the YT8M files),
+        the features are concatenated as one uint8 [N, F] matrix first, so
+        the dequantization and the scatter into the batch run once.
+        """
+        shape = [None, self.max_frames]
+        decoded = []
+        for frames, size, dtype in zip(
+            sequences, self.feature_sizes, self.feature_dtypes
+        ):
+            if dtype == "uint8":
+                # fixed_length never fails; the checks passed, so each
+                # frame is one value of `size` bytes.
+                rows = tf.io.decode_raw(
+                    frames.flat_values, tf.uint8, fixed_length=size
+                )
+            else:
+                rows = tf.reshape(frames.flat_values, [-1, size])
+            rows.set_shape([None, size])
+            decoded.append(frames.with_values(rows))  # [B, (T), D]
+
+        def per_feature():
+            matrices = []
+            for ragged, dtype in zip(decoded, self.feature_dtypes):
+                if dtype == "uint8":
+                    ragged = ragged.with_values(
+                        features_lib.dequantize_uint8(ragged.values)
+                    )
+                matrices.append(ragged.to_tensor(
+                    shape=shape + [ragged.values.shape[-1]]
+                ))
+            if len(matrices) == 1:
+                return matrices[0]
+            return tf.concat(matrices, axis=2)
+
+        if not all(dtype == "uint8" for dtype in self.feature_dtypes):
+            return per_feature()
+
+        def concatenated():
+            quantized = decoded[0].with_values(
+                tf.concat([ragged.values for ragged in decoded], axis=1)
+                if len(decoded) > 1 else decoded[0].values
+            )
+            # Drop the frames past max_frames before dequantizing them.
+            quantized = tf.cond(
+                tf.reduce_any(quantized.row_lengths() > self.max_frames),
+                lambda: quantized[:, : self.max_frames],
+                lambda: quantized,
+            )
+            matrix = quantized.with_values(
+                features_lib.dequantize_uint8(quantized.values)
+            )
+            return matrix.to_tensor(shape=shape + [self.feature_dim])
+
+        if len(decoded) == 1:
+            return concatenated()
+        lengths = [ragged.row_lengths() for ragged in decoded]
+        same = tf.reduce_all(
+            [tf.reduce_all(tf.equal(length, lengths[0]))
+             for length in lengths[1:]]
+        )
+        return tf.cond(same, concatenated, per_feature)
 
     def _segment_checks(self, seg_labels, starts, scores):
         num_rated = tf.size(seg_labels)
@@ -533,26 +615,16 @@ class YT8MFrameFeatureReader:
                 "parse_serialized() does not support segment_labels=True; "
                 "use build_dataset()."
             )
-        serialized = tf.convert_to_tensor(serialized, tf.string)
-        indices = tf.range(tf.size(serialized, out_type=tf.int64))
-
-        @tf.autograph.experimental.do_not_convert
-        def parse(args):
-            output, _ = self.parse_record(args[0], index=args[1])
-            return output
-
-        signature = {
-            "video_ids": tf.TensorSpec([], tf.string),
-            "video_matrix": tf.TensorSpec(
-                [self.max_frames, self.feature_dim], tf.float32
-            ),
-            "num_frames": tf.TensorSpec([], tf.int32),
-            "labels": tf.TensorSpec([self.num_classes], tf.float32),
-            "has_labels": tf.TensorSpec([], tf.bool),
-        }
-        return tf.map_fn(
-            parse, (serialized, indices), fn_output_signature=signature
+        serialized = tf.reshape(
+            tf.convert_to_tensor(serialized, tf.string), [-1]
         )
+        indices = tf.range(tf.size(serialized, out_type=tf.int64))
+        paths = tf.fill(tf.shape(serialized), "<serialized input>")
+        output = self._parse_batch(paths, indices, serialized)
+        output["video_matrix"].set_shape(
+            [None, self.max_frames, self.feature_dim]
+        )
+        return output
 
     def make_batches(
         self, records, batch_size, drop_remainder=False,
@@ -560,8 +632,8 @@ class YT8MFrameFeatureReader:
     ):
         """(path, index, serialized) records -> batched output dicts.
 
-        Raising on bad input (the default), records are parsed one by one
-        and checked a batch at a time (`_check_batch`). Skipping bad
+        Raising on bad input (the default), records are batched serialized
+        and parsed and checked a batch at a time (`_parse_batch`). Skipping bad
         records, and in segment mode, each record is checked as it is
         parsed (`parse_record`): a skipped record must leave before the
         batch is formed.
@@ -587,22 +659,14 @@ class YT8MFrameFeatureReader:
             dataset = dataset.map(lambda output, valid: output)
             return self._padded_batch(dataset, batch_size, drop_remainder)
 
-        dataset = records.map(
-            tf.autograph.experimental.do_not_convert(self._parse_for_batch),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        dataset = self._padded_batch(dataset, batch_size, drop_remainder)
+        dataset = records.batch(batch_size, drop_remainder=drop_remainder)
         return dataset.map(
-            tf.autograph.experimental.do_not_convert(self._check_batch),
+            tf.autograph.experimental.do_not_convert(self._parse_batch),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
 
     def _padded_batch(self, dataset, batch_size, drop_remainder):
-        """Batches records, padding frames to max_frames with zero rows.
-
-        A feature's check arrays are padded with values that pass
-        (`_passing_padding`); everything else with zeros or "".
-        """
+        """Batches records, padding frames to max_frames with zero rows."""
         spec = dataset.element_spec
         padded_shapes = tf.nest.map_structure(lambda x: x.shape, spec)
         padded_shapes["video_matrix"] = tf.TensorShape(
@@ -616,19 +680,6 @@ class YT8MFrameFeatureReader:
             ),
             spec,
         )
-        if "arrays" in spec:
-            padding_values["arrays"] = tuple(
-                {
-                    key: tf.constant(
-                        self._passing_padding(dtype, size).get(key, 0),
-                        arrays[key].dtype,
-                    )
-                    for key in arrays
-                }
-                for arrays, size, dtype in zip(
-                    spec["arrays"], self.feature_sizes, self.feature_dtypes
-                )
-            )
         return dataset.padded_batch(
             batch_size,
             padded_shapes=padded_shapes,
