@@ -247,6 +247,44 @@ def test_frame_level_bad_record_raises_from_dataset(tmp_path, kind,
     assert field in message
 
 
+@pytest.mark.parametrize("kind", FRAME_CASES)
+def test_exported_models_parse_names_the_input_position(kind):
+    # `parse_serialized` (the SavedModel's parse) is the batch parse: a
+    # bad record is named by its position in the input batch.
+    bad, field = _frame_with(kind)
+    serialized = tf.constant([
+        helpers.frame_example(0).SerializeToString(),
+        bad.SerializeToString(),
+        helpers.frame_example(2).SerializeToString(),
+    ])
+    reader = _frame_reader()
+    # In a tf.function, as in the SavedModel, and eagerly (the Assert
+    # op's error text differs between the two).
+    for parse in (tf.function(reader.parse_serialized),
+                  reader.parse_serialized):
+        with pytest.raises(DataError) as error, raise_data_errors():
+            parse(serialized)
+        message = str(error.value)
+        assert message.startswith("file <serialized input>, record 1: ")
+        assert field in message
+
+
+@pytest.mark.parametrize("path", ["dir/plain.tfrecord",
+                                  "dir/vid\u00e9o's \"x\".tfrecord"])
+def test_eager_check_error_carries_the_exact_message(path):
+    # Run eagerly, the Assert's error text holds Python's repr of the
+    # message bytes; quotes and non-ASCII names come back unchanged.
+    from yt8m.readers import errors
+    with pytest.raises(DataError) as error, raise_data_errors():
+        errors.check_records(
+            tf.constant([path]), tf.constant([3], tf.int64),
+            [(tf.constant([False]), "key 'x' is bad: {}",
+              tf.constant([7], tf.int64))],
+            skip_bad_records=False,
+        )
+    assert str(error.value) == f"file {path}, record 3: key 'x' is bad: 7"
+
+
 def test_frame_level_first_bad_record_of_a_batch_is_named(tmp_path):
     zero, _ = _frame_with("zero_frames")
     big, field = _frame_with("label_too_big")

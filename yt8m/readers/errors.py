@@ -8,6 +8,7 @@ record in a `ReaderStats` and drops it. `raise_data_errors()` turns the
 TensorFlow error into a Python `DataError` at the call site.
 """
 
+import ast
 import codecs
 import contextlib
 import re
@@ -18,6 +19,11 @@ import tensorflow as tf
 
 MARKER = "yt8m.readers.DataError: "
 _MESSAGE_RE = re.compile(re.escape(MARKER) + r"(.*?)\]\s*(\n|$)")
+# An Assert run eagerly (a reader's parse called outside tf.function)
+# raises with Python's repr of the bytes instead: `Summarized data: b"..."`.
+_EAGER_MESSAGE_RE = re.compile(
+    r"Summarized data: b([\"'])" + re.escape(MARKER) + r"(.*)\1\s*$", re.S
+)
 
 
 class DataError(ValueError):
@@ -31,6 +37,15 @@ class DataError(ValueError):
 def data_error_message(error):
     """The DataError text carried by a TensorFlow error, or None."""
     text = getattr(error, "message", None) or str(error)
+    eager = _EAGER_MESSAGE_RE.search(text)
+    if eager is not None:
+        try:
+            return ast.literal_eval(
+                "b" + eager.group(1) + MARKER + eager.group(2)
+                + eager.group(1)
+            ).decode("utf-8", "replace")[len(MARKER):]
+        except (ValueError, SyntaxError):
+            return eager.group(2)
     match = _MESSAGE_RE.search(text)
     if match is None:
         return None
