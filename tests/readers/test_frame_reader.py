@@ -66,13 +66,13 @@ def test_every_byte_value_dequantizes_bit_exactly(tmp_path):
     expected = _upstream_dequantize(values)
     (batch,) = helpers.read_all(path, reader)
     assert batch["video_matrix"][0].tobytes() == expected.tobytes()
-    direct = features.dequantize_uint8(tf.constant(values)).numpy()
+    direct = features.dequantize(tf.constant(values)).numpy()
     assert direct.tobytes() == expected.tobytes()
     assert features.fused_dequantize_is_exact() in (True, False)
     saved = list(features._FUSED_EXACT)
     try:
         features._FUSED_EXACT[:] = [False]
-        fallback = features.dequantize_uint8(tf.constant(values)).numpy()
+        fallback = features.dequantize(tf.constant(values)).numpy()
     finally:
         features._FUSED_EXACT[:] = saved
     assert fallback.tobytes() == expected.tobytes()

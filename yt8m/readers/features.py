@@ -93,8 +93,19 @@ def dequantize(quantized):
     """uint8 (or its float32 cast) to float32: `q*4/255 + 4/512 - 2`.
 
     Bit-for-bit identical to upstream `utils.Dequantize` and to
-    `yt8m.data.writers.dequantize`.
+    `yt8m.data.writers.dequantize`. A uint8 tensor is dequantized in one
+    memory pass where that is exact (`fused_dequantize_is_exact`): on 22 MB
+    of uint8 frames the cast, multiply and add are three passes over the
+    float32 result, the fused op writes it once.
     """
+    quantized = tf.convert_to_tensor(quantized)
+    if quantized.dtype == tf.uint8 and fused_dequantize_is_exact():
+        return _fused_dequantize(quantized)
+    return _multiply_add(quantized)
+
+
+def _multiply_add(quantized):
+    # Upstream's formula: a cast, then a separate multiply and add.
     q = tf.cast(quantized, tf.float32)
     return q * DEQUANTIZE_SCALE + DEQUANTIZE_BIAS
 
@@ -116,7 +127,8 @@ def _fused_dequantize(quantized):
 
 
 def fused_dequantize_is_exact():
-    """Whether `_fused_dequantize` equals `dequantize` for all 256 values.
+    """Whether `_fused_dequantize` equals upstream's formula for all 256
+    values.
 
     Checked once per process, eagerly on the CPU: the op's kernel computes
     `q * scale + low` in one expression, which a build that contracts it
@@ -127,25 +139,12 @@ def fused_dequantize_is_exact():
         with tf.init_scope(), tf.device("/CPU:0"):
             values = tf.range(256, dtype=tf.int32)
             fused = _fused_dequantize(tf.cast(values, tf.uint8)).numpy()
-            reference = dequantize(values).numpy()
+            reference = _multiply_add(values).numpy()
         _FUSED_EXACT.append(
             bool(np.array_equal(fused.view(np.uint32),
                                 reference.view(np.uint32)))
         )
     return _FUSED_EXACT[0]
-
-
-def dequantize_uint8(quantized):
-    """`dequantize` for a uint8 tensor, in one memory pass where exact.
-
-    Bit-for-bit `dequantize` (falls back to it where the fused op is not
-    exact, see `fused_dequantize_is_exact`). On 22 MB of uint8 frames the
-    cast, multiply and add of `dequantize` are three passes over the
-    float32 result; the fused op writes it once.
-    """
-    if fused_dequantize_is_exact():
-        return _fused_dequantize(quantized)
-    return dequantize(quantized)
 
 
 def resize_axis(tensor, axis, new_size, fill_value=0):

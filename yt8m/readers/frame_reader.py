@@ -501,7 +501,7 @@ class YT8MFrameFeatureReader:
             for ragged, dtype in zip(decoded, self.feature_dtypes):
                 if dtype == "uint8":
                     ragged = ragged.with_values(
-                        features_lib.dequantize_uint8(ragged.values)
+                        features_lib.dequantize(ragged.values)
                     )
                 matrices.append(ragged.to_tensor(
                     shape=shape + [ragged.values.shape[-1]]
@@ -525,7 +525,7 @@ class YT8MFrameFeatureReader:
                 lambda: quantized,
             )
             matrix = quantized.with_values(
-                features_lib.dequantize_uint8(quantized.values)
+                features_lib.dequantize(quantized.values)
             )
             return matrix.to_tensor(shape=shape + [self.feature_dim])
 
