@@ -40,10 +40,9 @@ def data_error_message(error):
     eager = _EAGER_MESSAGE_RE.search(text)
     if eager is not None:
         try:
-            return ast.literal_eval(
-                "b" + eager.group(1) + MARKER + eager.group(2)
-                + eager.group(1)
-            ).decode("utf-8", "replace")[len(MARKER):]
+            quote, body = eager.group(1), eager.group(2)
+            return ast.literal_eval(f"b{quote}{body}{quote}").decode(
+                "utf-8", "replace")
         except (ValueError, SyntaxError):
             return eager.group(2)
     match = _MESSAGE_RE.search(text)
