@@ -84,8 +84,9 @@ def test_reader_passes_build_the_pipeline_once():
         built.append(1)
         return Pipeline()
 
-    items, seconds, cpu = bench_readers.time_pass(make, lambda item: item)
-    assert items == 6 and seconds >= 0 and cpu >= 0
+    items, seconds, cpu, build = bench_readers.time_pass(
+        make, lambda item: item)
+    assert items == 6 and seconds >= 0 and cpu >= 0 and build >= 0
     assert built == [1] and iterated == [1, 1]
 
 
