@@ -108,8 +108,10 @@ class _ProjectedLoop(keras.layers.RNN):
             masks_ta = tf.TensorArray(tf.bool, size=steps,
                                       element_shape=mask.shape[1:]
                                       ).unstack(mask)
+        # Every frame's output only when the layer returns the sequence;
+        # otherwise the last output is all the loop has to carry.
         outputs_ta = tf.TensorArray(
-            cell.compute_dtype, size=steps if self.return_sequences else 1,
+            cell.compute_dtype, size=steps if self.return_sequences else 0,
             element_shape=states[0].shape)
 
         def body(t, outputs_ta, previous_output, states):
@@ -122,8 +124,9 @@ class _ProjectedLoop(keras.layers.RNN):
                 output = tf.where(keep, output, masked)
                 new_states = tuple(tf.where(keep, new, old)
                                    for new, old in zip(new_states, states))
-            index = t if self.return_sequences else 0
-            return t + 1, outputs_ta.write(index, output), output, new_states
+            if self.return_sequences:
+                outputs_ta = outputs_ta.write(t, output)
+            return t + 1, outputs_ta, output, new_states
 
         _, outputs_ta, last_output, states = tf.while_loop(
             lambda t, *_: t < steps,
@@ -132,7 +135,10 @@ class _ProjectedLoop(keras.layers.RNN):
             maximum_iterations=steps,
             parallel_iterations=PARALLEL_ITERATIONS,
         )
-        outputs = tf.transpose(outputs_ta.stack(), [1, 0, 2])  # [B, T', U]
+        if self.return_sequences:
+            outputs = tf.transpose(outputs_ta.stack(), [1, 0, 2])  # [B, T, U]
+        else:
+            outputs = last_output[:, None]  # [B, 1, U], as Keras's loop
         return last_output, outputs, list(states)
 
     def _gru_step(self, x, states, recurrent_kernel, recurrent_bias):
